@@ -1,0 +1,3 @@
+module ctvae
+
+go 1.26
