@@ -1,0 +1,74 @@
+# CT-VAE in the browser: build, test, benchmark.
+# `make serve` and `make test` install what they need (Debian packages via apt).
+
+GO        ?= go
+GOROOT    := $(shell $(GO) env GOROOT)
+WASMPATH  := PATH="$(PATH):$(GOROOT)/lib/wasm"
+WASMENV   := $(WASMPATH) GOOS=js GOARCH=wasm
+# Packages whose tests also run as wasm under node (the browser's code).
+WASM_PKGS := ./runtime/... ./weights/... ./data/... ./internal/golden/...
+BIN       := bin/ctvae
+ADDR      ?= 127.0.0.1:8080
+
+.PHONY: all build test test-native test-wasm lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ctvae
+
+# node runs the wasm tests; install it when absent (Debian's nodejs).
+deps-node:
+	@command -v node >/dev/null 2>&1 || { apt-get update && apt-get install -y nodejs; }
+
+test: lint test-native test-wasm fuzz-short
+	@echo "make test: all checks passed"
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(WASMENV) $(GO) vet $(WASM_PKGS)
+
+test-native:
+	$(GO) test -count=1 ./...
+
+test-wasm: deps-node
+	$(WASMENV) $(GO) test -count=1 $(WASM_PKGS)
+
+# A short fuzz run of every fuzz target (longer runs: FUZZTIME=10m make fuzz-short).
+FUZZTIME ?= 10s
+fuzz-short:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: bench-native bench-wasm
+
+BENCH ?= .
+BENCH_PKGS ?= ./runtime/...
+bench-native:
+	@echo "== native ($(shell $(GO) env GOARCH), GOMAXPROCS=$$(nproc)) =="
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2s $(BENCH_PKGS) | grep -E '^(Benchmark|ok|FAIL|pkg)'
+
+bench-wasm: deps-node
+	@echo "== wasm (node, one thread) =="
+	$(WASMENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2s $(BENCH_PKGS) | grep -E '^(Benchmark|ok|FAIL|pkg)'
+
+serve: build
+	@echo "The browser app is not built yet; the CLI is at $(BIN):"
+	@./$(BIN) help || true
+
+# Regenerate the golden files with Debian's PyTorch (not needed by make test).
+deps-torch:
+	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { apt-get update && apt-get install -y python3-torch python3-numpy; }
+
+goldens: deps-torch
+	/usr/bin/python3 internal/golden/gen.py
+
+clean:
+	rm -rf bin dist
+	$(GO) clean -testcache
