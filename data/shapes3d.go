@@ -37,6 +37,7 @@ const (
 	hitFloor = 1 << iota
 	hitWall
 	hitObject
+	hitShadow // a room ray whose light the object blocks
 )
 
 // Shapes3DShapes names the values of the shape factor.
@@ -393,15 +394,16 @@ func (d *Shapes3D) shade(eye, rd vec3, obj *object, light, floorCol, wallCol, ob
 	}
 	p := eye.add(rd.mul(tRoom))
 	lit := max(n.dot(light), 0)
+	var shadow uint8
 	if lit > 0 {
 		// Shadow ray towards the light, started just off the surface.
 		if ts, _ := obj.hit(p.add(n.mul(1e-6)), light); ts > 0 {
-			lit = 0
+			lit, shadow = 0, hitShadow
 		}
 	}
 	k := ambient + diffuse*lit
 	if floor {
-		return floorCol.mul(k), hitFloor
+		return floorCol.mul(k), hitFloor | shadow
 	}
-	return wallCol.mul(k), hitWall
+	return wallCol.mul(k), hitWall | shadow
 }
