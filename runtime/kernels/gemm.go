@@ -1,0 +1,229 @@
+package kernels
+
+// ---------------------------------------------------------------------------
+// Blocked GEMM (GotoBLAS structure).
+//
+// A is packed into panels of mr rows and B into panels of nr columns, both
+// k-major and zero-padded to whole panels, so the micro-kernel always runs a
+// full mr×nr register tile with no edge cases and no bounds checks. k is cut
+// into blocks of kc so an A panel and a B panel sit in L1; n is cut into
+// blocks of nc so a packed B block sits in L2.
+//
+// Every C element is summed in the same order whatever the thread split, so
+// results do not depend on the number of threads.
+// ---------------------------------------------------------------------------
+
+const (
+	kc = 256 // k block: mr×kc + kc×nr floats fit in L1 (~7 KiB)
+	nc = 512 // n block: the packed B block (kc×nc floats, 512 KiB) fits in L2
+)
+
+// packedASize is the length of a fully packed m×k A (see packA).
+func packedASize(m, k int) int { return roundUp(m, mr) * k }
+
+func roundUp(x, q int) int { return (x + q - 1) / q * q }
+
+// packA packs op(A) (m×k) whole. For the k block starting at p0 (length kb)
+// the panels start at p0*mpad; panel ip holds rows ip*mr.. as
+// dst[p0*mpad + ip*mr*kb + p*mr + r] = opA[ip*mr+r, p0+p], zero past row m.
+func packA(dst []float32, transA bool, m, k int, a []float32, lda int) {
+	mpad := roundUp(m, mr)
+	for p0 := 0; p0 < k; p0 += kc {
+		kb := min(kc, k-p0)
+		blk := dst[p0*mpad : p0*mpad+mpad*kb]
+		for i0 := 0; i0 < mpad; i0 += mr {
+			pan := blk[i0*kb : (i0+mr)*kb]
+			for r := 0; r < mr; r++ {
+				i := i0 + r
+				if i >= m {
+					for p := 0; p < kb; p++ {
+						pan[p*mr+r] = 0
+					}
+					continue
+				}
+				if transA {
+					for p := 0; p < kb; p++ {
+						pan[p*mr+r] = a[(p0+p)*lda+i]
+					}
+				} else {
+					row := a[i*lda+p0 : i*lda+p0+kb]
+					for p, v := range row {
+						pan[p*mr+r] = v
+					}
+				}
+			}
+		}
+	}
+}
+
+// packB packs the kb×nb block of op(B) at (p0, j0) into panels of nr
+// columns: dst[jp*nr*kb + p*nr + q] = opB[p0+p, j0+jp*nr+q], zero past nb.
+func packB(dst []float32, transB bool, p0, kb, j0, nb int, b []float32, ldb int) {
+	npad := roundUp(nb, nr)
+	for jp := 0; jp < npad; jp += nr {
+		pan := dst[jp*kb : (jp+nr)*kb]
+		w := min(nr, nb-jp)
+		if transB {
+			for q := 0; q < nr; q++ {
+				if q >= w {
+					for p := 0; p < kb; p++ {
+						pan[p*nr+q] = 0
+					}
+					continue
+				}
+				col := b[(j0+jp+q)*ldb+p0 : (j0+jp+q)*ldb+p0+kb]
+				for p, v := range col {
+					pan[p*nr+q] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kb; p++ {
+			row := b[(p0+p)*ldb+j0+jp : (p0+p)*ldb+j0+jp+w]
+			t := pan[p*nr : p*nr+nr]
+			copy(t, row)
+			for q := w; q < nr; q++ {
+				t[q] = 0
+			}
+		}
+	}
+}
+
+// gemmArgs is one GEMM on a packed A: C = A·op(B) + beta·C for the panel
+// rows [ip0, ip1) of A and the columns [j0, j1) of C. It is also the task
+// handed to the worker pool, which splits it along m or n.
+type gemmArgs struct {
+	ap     []float32 // packed A (packA layout)
+	m, k   int
+	n      int
+	transB bool
+	b      []float32
+	ldb    int
+	beta   float32
+	c      []float32
+	ldc    int
+	splitN bool // the pool splits n (in nr panels) instead of m (in mr panels)
+}
+
+// runRange runs the panels [lo, hi) of the split dimension.
+func (g *gemmArgs) runRange(lo, hi int, ws *workspace) {
+	if g.splitN {
+		g.run(0, roundUp(g.m, mr)/mr, lo*nr, min(hi*nr, g.n), ws)
+	} else {
+		g.run(lo, hi, 0, g.n, ws)
+	}
+}
+
+// run computes the A panels [ip0, ip1) against columns [j0, j1).
+func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
+	mpad := roundUp(g.m, mr)
+	var tile [mr * nr]float32
+	for jc := j0; jc < j1; jc += nc {
+		nb := min(nc, j1-jc)
+		for p0 := 0; p0 < g.k; p0 += kc {
+			kb := min(kc, g.k-p0)
+			bp := ws.b[:roundUp(nb, nr)*kb]
+			packB(bp, g.transB, p0, kb, jc, nb, g.b, g.ldb)
+			beta := g.beta
+			if p0 > 0 {
+				beta = 1
+			}
+			blk := g.ap[p0*mpad : p0*mpad+mpad*kb]
+			for ip := ip0; ip < ip1; ip++ {
+				apan := blk[ip*mr*kb : (ip+1)*mr*kb]
+				i := ip * mr
+				mm := min(mr, g.m-i)
+				for jp := 0; jp < nb; jp += nr {
+					micro(apan, bp[jp*kb:(jp+nr)*kb], &tile)
+					storeTile(g.c[i*g.ldc+jc+jp:], g.ldc, mm, min(nr, nb-jp), &tile, beta)
+				}
+			}
+		}
+	}
+}
+
+// storeTile writes the mm×nn corner of an mr×nr tile into c as
+// c = beta·c + t, ignoring c's old contents when beta is 0 (BLAS semantics).
+func storeTile(c []float32, ldc, mm, nn int, t *[mr * nr]float32, beta float32) {
+	for r := 0; r < mm; r++ {
+		row := c[r*ldc : r*ldc+nn]
+		tr := t[r*nr : r*nr+nn]
+		switch beta {
+		case 0:
+			copy(row, tr)
+		case 1:
+			for q, v := range tr {
+				row[q] += v
+			}
+		default:
+			for q, v := range tr {
+				row[q] = beta*row[q] + v
+			}
+		}
+	}
+}
+
+// scaleC sets C = beta·C (C = 0 when beta is 0), for k == 0.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		for j := range row {
+			if beta == 0 {
+				row[j] = 0
+			} else {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// parallelMin is the MAC count below which a GEMM stays on one thread:
+// handing work to the pool costs a few microseconds.
+const parallelMin = 1 << 17
+
+// gemmPacked runs g on the calling thread and, when it is large enough and
+// the pool has threads, splits it across the pool.
+func gemmPacked(g *gemmArgs, ws *workspace, t *team) {
+	mp := roundUp(g.m, mr) / mr
+	np := roundUp(g.n, nr) / nr
+	th := threads()
+	if th <= 1 || g.m*g.n*g.k < parallelMin || (mp < 2 && np < 2) {
+		g.run(0, mp, 0, g.n, ws)
+		return
+	}
+	// Split the dimension with more panels; whole panels keep tiles intact.
+	g.splitN = np > mp
+	parts := mp
+	if g.splitN {
+		parts = np
+	}
+	t.parallel(g, parts, ws)
+}
+
+// GEMM computes C = op(A)·op(B) + beta·C; see GEMMNaive for the exact math.
+// It packs A into a workspace taken from a free list, so steady-state calls
+// allocate nothing; large products use the worker pool (see SetThreads).
+func GEMM(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	t := getTeam()
+	t.ws.a = grow(t.ws.a, packedASize(m, k))
+	packA(t.ws.a, transA, m, k, a, lda)
+	t.g = gemmArgs{ap: t.ws.a, m: m, k: k, n: n, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	gemmPacked(&t.g, &t.ws, t)
+	t.g = gemmArgs{} // drop references to the caller's slices
+	putTeam(t)
+}
+
+// grow returns s with length n, reallocating only when its capacity is short.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
