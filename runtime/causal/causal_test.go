@@ -1,0 +1,604 @@
+package causal
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"ctvae/runtime/nn"
+	"ctvae/runtime/tensor"
+)
+
+// testParams draws parameters from the table and spreads the mask and
+// discoverer outputs over (0,1) (random init leaves them near 0.5, where
+// mode sampling is a coin toss) and gives the GATv2 biases non-zero values.
+func testParams(c Config, seed uint64) nn.Params {
+	p := nn.InitParams(Specs(c), seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for name, t := range p {
+		switch {
+		case strings.Contains(name, "graph_discovers.") && strings.Contains(name, ".2."),
+			strings.HasPrefix(name, Prefix+"mask."):
+			for i := range t.Data {
+				t.Data[i] *= 8
+			}
+		case strings.HasSuffix(name, "module_0.bias"), strings.HasSuffix(name, "module_2.bias"):
+			for i := range t.Data {
+				t.Data[i] = float32(rng.Float64()*0.2 - 0.1)
+			}
+		}
+	}
+	return p
+}
+
+func randomCodes(rng *rand.Rand, n, d int) []int32 {
+	c := make([]int32, n)
+	for i := range c {
+		c[i] = int32(rng.IntN(d))
+	}
+	return c
+}
+
+func smallConfig(rng *rand.Rand) Config {
+	noises := []string{NoiseOff, NoiseExo, NoiseEndo}
+	return Config{
+		Nodes:      1 + rng.IntN(9),
+		NodeDim:    2 * (1 + rng.IntN(4)),
+		ActionDim:  1 + rng.IntN(4),
+		HiddenDims: []int{1 + rng.IntN(9), 1 + rng.IntN(5)},
+		Noise:      noises[rng.IntN(3)],
+	}
+}
+
+// close reports whether got matches want to the float32 rounding of two
+// summation orders: relative tolerance 2e-5, absolute near zero.
+func close32(got, want float32) bool {
+	return math.Abs(float64(got-want)) <= 2e-5*math.Max(1, math.Abs(float64(want)))
+}
+
+func compare(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if !close32(got[i], want[i]) {
+			t.Fatalf("%s[%d] = %g, want %g (rel tol 2e-5)", what, i, got[i], want[i])
+		}
+	}
+}
+
+// nearTie reports a discrete decision of the reference within 1e-5 of its
+// threshold, where the fast path's rounding may legitimately flip it.
+func nearTie(o *NaiveOutputs, s Sampling, dr *Draws, action int) bool {
+	near := func(p, u float32) bool {
+		if s == Mode {
+			return math.Abs(float64(p)-0.5) < 1e-5
+		}
+		return math.Abs(float64(u-keepProb(p))) < 1e-5
+	}
+	for i, p := range o.AdjP {
+		var u float32
+		if s == Sample {
+			u = dr.Adj[i]
+		}
+		if near(p, u) {
+			return true
+		}
+	}
+	if action >= 0 {
+		for i, p := range o.MaskP {
+			var u float32
+			if s == Sample {
+				u = dr.Mask[i]
+			}
+			if near(p, u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// logitMargin is the smallest gap between a node's best and second logit.
+func logitMargin(logits []float32, d int) float64 {
+	m := math.Inf(1)
+	for i := 0; i < len(logits); i += d {
+		row := logits[i : i+d]
+		b1, b2 := math.Inf(-1), math.Inf(-1)
+		for _, v := range row {
+			v := float64(v)
+			if v > b1 {
+				b1, b2 = v, b1
+			} else if v > b2 {
+				b2 = v
+			}
+		}
+		if d > 1 {
+			m = math.Min(m, (b1-b2)/math.Max(1, math.Abs(b1)))
+		}
+	}
+	return m
+}
+
+func TestForwardMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	checked, skipped := 0, 0
+	for trial := 0; trial < 60; trial++ {
+		c := smallConfig(rng)
+		params := testParams(c, uint64(trial))
+		l, err := New(c, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := randomCodes(rng, c.Nodes, c.NodeDim)
+		dr := NewDraws(c)
+		act := make([]float32, l.c0)
+		// Several calls on the same codes exercise the caches.
+		for call := 0; call < 4; call++ {
+			action := rng.IntN(c.ActionDim+1) - 1
+			s := Sampling(rng.IntN(2))
+			dr.Fill(rng)
+			if call == 3 {
+				codes = randomCodes(rng, c.Nodes, c.NodeDim)
+			}
+			want, err := ForwardNaive(c, params, codes, action, s, dr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Forward(codes, action, s, dr); err != nil {
+				t.Fatal(err)
+			}
+			if nearTie(want, s, dr, action) {
+				skipped++
+				continue
+			}
+			checked++
+			name := func(f string) string {
+				return c.Noise + " " + s.String() + " action " + string(rune('0'+action+1)) + ": " + f
+			}
+			o := l.Out()
+			compare(t, name("MaskP"), o.MaskP, want.MaskP)
+			compare(t, name("Mask"), o.Mask, want.Mask)
+			compare(t, name("AdjP"), o.AdjP, want.AdjP)
+			compare(t, name("Adj"), o.Adj, want.Adj)
+			compare(t, name("GAT0"), o.GAT0, want.GAT0[:c.Nodes*l.c0])
+			compare(t, name("Logits"), o.Logits, want.Logits)
+			compare(t, name("Probs"), o.Probs, want.Probs)
+			if logitMargin(want.Logits, c.NodeDim) > 1e-4 {
+				for i := range o.Codes {
+					if o.Codes[i] != want.Codes[i] {
+						t.Fatalf("%s: codes %v, want %v", name("Codes"), o.Codes, want.Codes)
+					}
+				}
+			}
+			if err := l.ActionNodeGAT0(act); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, name("action node GAT0"), act, want.GAT0[c.Nodes*l.c0:(c.Nodes+1)*l.c0])
+		}
+	}
+	if checked < 150 {
+		t.Fatalf("only %d comparisons (%d near ties skipped)", checked, skipped)
+	}
+}
+
+// TestCachesAreExact: a layer that has cached work for other actions and
+// codes gives bit-identical outputs to a fresh one.
+func TestCachesAreExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	c := Config{Nodes: 9, NodeDim: 6, ActionDim: 3, HiddenDims: []int{7, 4}}
+	params := testParams(c, 9)
+	warm, _ := New(c, params)
+	x := randomCodes(rng, c.Nodes, c.NodeDim)
+	dr := NewDraws(c)
+	for call := 0; call < 20; call++ {
+		if call%5 == 0 {
+			x = randomCodes(rng, c.Nodes, c.NodeDim)
+		}
+		action := rng.IntN(c.ActionDim+1) - 1
+		s := Sampling(rng.IntN(2))
+		dr.Fill(rng)
+		fresh, _ := New(c, params)
+		if err := warm.Forward(x, action, s, dr); err != nil {
+			t.Fatal(err)
+		}
+		if err := fresh.Forward(x, action, s, dr); err != nil {
+			t.Fatal(err)
+		}
+		a, b := warm.Out(), fresh.Out()
+		for i := range a.Logits {
+			if math.Float32bits(a.Logits[i]) != math.Float32bits(b.Logits[i]) {
+				t.Fatalf("call %d: cached logits[%d] = %g, fresh %g", call, i, a.Logits[i], b.Logits[i])
+			}
+		}
+		for i := range a.Adj {
+			if a.Adj[i] != b.Adj[i] {
+				t.Fatalf("call %d: cached adj[%d] = %g, fresh %g", call, i, a.Adj[i], b.Adj[i])
+			}
+		}
+	}
+}
+
+func TestRetrieveMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	c := Config{Nodes: 6, NodeDim: 4, ActionDim: 4, HiddenDims: []int{6, 3}}
+	for trial := 0; trial < 5; trial++ {
+		params := testParams(c, uint64(100+trial))
+		l, _ := New(c, params)
+		x, y := randomCodes(rng, c.Nodes, c.NodeDim), randomCodes(rng, c.Nodes, c.NodeDim)
+		tie := false
+		for a := 0; a < c.ActionDim; a++ {
+			o, _ := ForwardNaive(c, params, x, a, Mode, nil)
+			tie = tie || nearTie(o, Mode, nil, a)
+		}
+		if tie {
+			continue
+		}
+		wantD, wantP, err := RetrieveNaive(c, params, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dist, probs := make([]float32, c.ActionDim), make([]float32, c.ActionDim)
+		if err := l.Retrieve(x, y, Mode, 1, nil, dist, probs); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "dist", dist, wantD)
+		compare(t, "probs", probs, wantP)
+	}
+}
+
+// TestRetrieveSampleAverages: a Sample retrieval with S samples equals the
+// mean distance of S independent Forwards per action on the same draws.
+func TestRetrieveSampleAverages(t *testing.T) {
+	c := Config{Nodes: 5, NodeDim: 4, ActionDim: 3, HiddenDims: []int{5, 2}, Noise: NoiseExo}
+	params := testParams(c, 77)
+	l, _ := New(c, params)
+	ref, _ := New(c, params)
+	rng := rand.New(rand.NewPCG(8, 8))
+	x, y := randomCodes(rng, c.Nodes, c.NodeDim), randomCodes(rng, c.Nodes, c.NodeDim)
+	const S = 3
+	dist, probs := make([]float32, c.ActionDim), make([]float32, c.ActionDim)
+	if err := l.Retrieve(x, y, Sample, S, rand.New(rand.NewPCG(42, 0)), dist, probs); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(42, 0))
+	dr := NewDraws(c)
+	var z float64
+	want := make([]float64, c.ActionDim)
+	for a := range want {
+		for s := 0; s < S; s++ {
+			dr.Fill(r)
+			if err := ref.Forward(x, a, Sample, dr); err != nil {
+				t.Fatal(err)
+			}
+			want[a] += nodeDistance(ref.Out().Probs, y, c.NodeDim) / S
+		}
+	}
+	for a := range want {
+		if !close32(dist[a], float32(want[a])) {
+			t.Fatalf("dist[%d] = %g, want %g", a, dist[a], want[a])
+		}
+		z += float64(probs[a])
+	}
+	if math.Abs(z-1) > 1e-6 {
+		t.Fatalf("probs sum to %g", z)
+	}
+}
+
+func TestRetrieveSteps(t *testing.T) {
+	c := Config{Nodes: 4, NodeDim: 4, ActionDim: 3, HiddenDims: []int{3, 2}}
+	l, _ := New(c, testParams(c, 1))
+	x := []int32{0, 1, 2, 3}
+	if _, err := l.RetrieveStep(); err == nil {
+		t.Fatal("RetrieveStep before BeginRetrieve: no error")
+	}
+	if err := l.BeginRetrieve(x, x, Sample, 2, rand.New(rand.NewPCG(1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if l.RetrieveSteps() != 6 {
+		t.Fatalf("RetrieveSteps = %d, want 6", l.RetrieveSteps())
+	}
+	if err := l.RetrieveResult(nil, nil); err == nil {
+		t.Fatal("RetrieveResult before the last step: no error")
+	}
+	for k := 1; k <= 6; k++ {
+		done, err := l.RetrieveStep()
+		if err != nil || done != (k == 6) {
+			t.Fatalf("step %d: done %v, err %v", k, done, err)
+		}
+	}
+	if err := l.RetrieveResult(make([]float32, 3), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// perNode is the identity-graph network of MODEL.md: every node's only
+// edge is its own loop with attribute 0, so attention is 1 and the output
+// is lin_l2(LeakyReLU(lin_l1(x) + bias1)) + bias2 at head 0.
+func perNode(p nn.Params, c Config, code int32, pos int) []float32 {
+	d, H, h1 := c.NodeDim, c.ActionDim+1, c.HiddenDims[1]
+	g0 := gatParams(p, Prefix+"graph_transitioner.module_0.")
+	g1 := gatParams(p, Prefix+"graph_transitioner.module_2.")
+	pe := p[Prefix+"pos_encoding.pe"].Data[pos*d : (pos+1)*d]
+	hid := make([]float32, H*h1)
+	for o := range hid {
+		var s float32
+		for k := 0; k < d; k++ {
+			x := pe[k]
+			if k == int(code) {
+				x++
+			}
+			s += g0.wl[o*d+k] * x
+		}
+		v := s + g0.bl[o] + g0.bias[o]
+		hid[o] = max(v, 0.01*v)
+	}
+	out := make([]float32, d)
+	for o := range out {
+		var s float32
+		for k, v := range hid {
+			s += g1.wl[o*len(hid)+k] * v
+		}
+		out[o] = s + g1.bl[o] + g1.bias[o]
+	}
+	return out
+}
+
+func TestBaseModeIdentityGraph(t *testing.T) {
+	c := Config{Nodes: 7, NodeDim: 6, ActionDim: 2, HiddenDims: []int{5, 3}}
+	p := testParams(c, 11)
+	p[Prefix+"graph_discovers.0.2.bias"].Data[0] = -100 // no edges
+	l, _ := New(c, p)
+	codes := []int32{0, 5, 3, 3, 1, 2, 4}
+	if err := l.Forward(codes, -1, Mode, nil); err != nil {
+		t.Fatal(err)
+	}
+	o := l.Out()
+	for i := range codes {
+		if o.Mask[i] != 0 || o.MaskP[i] != 0 {
+			t.Fatalf("base mode mask[%d] = %g (p %g), want 0", i, o.Mask[i], o.MaskP[i])
+		}
+		compare(t, "identity-graph logits", o.Logits[i*c.NodeDim:(i+1)*c.NodeDim], perNode(p, c, codes[i], i))
+	}
+	for i, w := range o.Adj {
+		if w != 0 {
+			t.Fatalf("adj[%d] = %g, want no edges", i, w)
+		}
+	}
+}
+
+func sameOutputs(t *testing.T, what string, a, b *Outputs) {
+	t.Helper()
+	for i := range a.Logits {
+		if math.Float32bits(a.Logits[i]) != math.Float32bits(b.Logits[i]) {
+			t.Fatalf("%s: logits[%d] %g vs %g", what, i, a.Logits[i], b.Logits[i])
+		}
+	}
+	for i := range a.GAT0 {
+		if math.Float32bits(a.GAT0[i]) != math.Float32bits(b.GAT0[i]) {
+			t.Fatalf("%s: gat0[%d] %g vs %g", what, i, a.GAT0[i], b.GAT0[i])
+		}
+	}
+}
+
+func TestActionNodeHasNoEffect(t *testing.T) {
+	c := Config{Nodes: 8, NodeDim: 4, ActionDim: 3, HiddenDims: []int{6, 3}, Noise: NoiseEndo}
+	p := testParams(c, 21)
+	q := nn.Params{}
+	for k, v := range p {
+		q[k] = v
+	}
+	q[Prefix+"a_dense.weight"] = tensor.New(c.NodeDim, c.ActionDim)
+	q[Prefix+"a_dense.bias"] = tensor.New(c.NodeDim)
+	for i := range q[Prefix+"a_dense.bias"].Data {
+		q[Prefix+"a_dense.bias"].Data[i] = 3
+	}
+	la, _ := New(c, p)
+	lb, _ := New(c, q)
+	codes := randomCodes(rand.New(rand.NewPCG(1, 1)), c.Nodes, c.NodeDim)
+	actA, actB := make([]float32, la.c0), make([]float32, la.c0)
+	for a := -1; a < c.ActionDim; a++ {
+		la.Forward(codes, a, Mode, nil)
+		lb.Forward(codes, a, Mode, nil)
+		sameOutputs(t, "a_dense changed", la.Out(), lb.Out())
+		la.ActionNodeGAT0(actA)
+		lb.ActionNodeGAT0(actB)
+		differ := false
+		for i := range actA {
+			differ = differ || actA[i] != actB[i]
+		}
+		if !differ {
+			t.Fatal("the action node's own output ignores a_dense: the test has no power")
+		}
+	}
+}
+
+// TestUnmaskedIgnoresActionDiscoverer: rows of unmasked nodes come from
+// discoverer 0, and with no node masked the action's discoverer and head
+// cannot change anything.
+func TestUnmaskedIgnoresActionDiscoverer(t *testing.T) {
+	c := Config{Nodes: 8, NodeDim: 4, ActionDim: 3, HiddenDims: []int{6, 3}}
+	p := testParams(c, 31)
+	const a = 1
+	q := nn.Params{}
+	for k, v := range p {
+		q[k] = v
+	}
+	name := Prefix + "graph_discovers.2.0.weight"
+	q[name] = p[name].Clone()
+	for i := range q[name].Data {
+		q[name].Data[i] = -q[name].Data[i]
+	}
+	la, _ := New(c, p)
+	lb, _ := New(c, q)
+	codes := randomCodes(rand.New(rand.NewPCG(2, 2)), c.Nodes, c.NodeDim)
+	la.Forward(codes, a, Mode, nil)
+	lb.Forward(codes, a, Mode, nil)
+	oa, ob := la.Out(), lb.Out()
+	masked, unmasked := 0, 0
+	n := c.Nodes
+	for i := 0; i < n; i++ {
+		if oa.Mask[i] == 1 {
+			masked++
+			continue
+		}
+		unmasked++
+		for j := 0; j < n; j++ {
+			if oa.AdjP[i*n+j] != ob.AdjP[i*n+j] {
+				t.Fatalf("unmasked row %d changed with discoverer %d", i, 1+a)
+			}
+		}
+	}
+	if masked == 0 || unmasked == 0 {
+		t.Fatalf("%d masked, %d unmasked nodes: the test has no power", masked, unmasked)
+	}
+	// No node masked: the action only reaches the outputs through the mask.
+	p[Prefix+"mask.0.bias"] = tensor.New(c.NodeDim)
+	q[Prefix+"mask.0.bias"] = p[Prefix+"mask.0.bias"]
+	for i := range p[Prefix+"mask.0.bias"].Data {
+		p[Prefix+"mask.0.bias"].Data[i] = -100
+	}
+	la, _ = New(c, p)
+	lb, _ = New(c, q)
+	la.Forward(codes, a, Mode, nil)
+	lb.Forward(codes, a, Mode, nil)
+	sameOutputs(t, "discoverer of an action with no masked node changed", la.Out(), lb.Out())
+	lb.Forward(codes, -1, Mode, nil)
+	sameOutputs(t, "unmasked action vs base mode", la.Out(), lb.Out())
+}
+
+func TestForwardAllocatesNothing(t *testing.T) {
+	for _, noise := range []string{NoiseOff, NoiseExo} {
+		c := Config{Nodes: 16, NodeDim: 8, ActionDim: 4, HiddenDims: []int{10, 4}, Noise: noise}
+		l, _ := New(c, testParams(c, 5))
+		rng := rand.New(rand.NewPCG(1, 2))
+		x, y := randomCodes(rng, c.Nodes, c.NodeDim), randomCodes(rng, c.Nodes, c.NodeDim)
+		dr := NewDraws(c)
+		act := make([]float32, l.c0)
+		a := 0
+		if n := testing.AllocsPerRun(20, func() {
+			dr.Fill(rng)
+			a = (a + 1) % c.ActionDim
+			x[a] = int32((int(x[a]) + 1) % c.NodeDim)
+			l.Forward(x, a, Sample, dr)
+			l.Forward(x, a-1, Mode, nil)
+			l.ActionNodeGAT0(act)
+		}); n != 0 {
+			t.Fatalf("%s: Forward allocates %v times per run", noise, n)
+		}
+		l.BeginRetrieve(x, y, Sample, 2, rng)
+		if n := testing.AllocsPerRun(5, func() { l.RetrieveStep() }); n != 0 {
+			t.Fatalf("%s: RetrieveStep allocates %v times per run", noise, n)
+		}
+		dist, probs := make([]float32, c.ActionDim), make([]float32, c.ActionDim)
+		if n := testing.AllocsPerRun(3, func() { l.Retrieve(x, y, Mode, 1, nil, dist, probs) }); n != 0 {
+			t.Fatalf("%s: Retrieve allocates %v times per run", noise, n)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	c := Config{Nodes: 4, NodeDim: 4, ActionDim: 2, HiddenDims: []int{3, 2}}
+	p := testParams(c, 1)
+	l, err := New(c, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := []int32{0, 1, 2, 3}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"short codes", l.Forward(good[:3], 0, Mode, nil), "codes has 3 nodes, want 4"},
+		{"code out of range", l.Forward([]int32{0, 4, 0, 0}, 0, Mode, nil), "codes[1] = 4"},
+		{"action", l.Forward(good, 2, Mode, nil), "action 2"},
+		{"no draws", l.Forward(good, 0, Sample, nil), "needs draws"},
+		{"short draws", l.Forward(good, 0, Sample, &Draws{Mask: make([]float32, 4), Adj: make([]float32, 3)}), "draws.Adj has 3"},
+		{"sampling", l.Forward(good, 0, Sampling(7), nil), "sampling 7"},
+		{"retrieve y", l.BeginRetrieve(good, good[:1], Mode, 1, nil), "retrieval y"},
+		{"retrieve samples", l.BeginRetrieve(good, good, Mode, 2, nil), "samples = 2"},
+		{"retrieve rng", l.BeginRetrieve(good, good, Sample, 2, nil), "random generator"},
+		{"validate", Config{Nodes: 4, NodeDim: 3, ActionDim: 2, HiddenDims: []int{3, 2}}.Validate(), "NodeDim = 3"},
+		{"noise", Config{Nodes: 4, NodeDim: 4, ActionDim: 2, HiddenDims: []int{3, 2}, Noise: "pink"}.Validate(), "Noise = \"pink\""},
+		{"hidden", Config{Nodes: 4, NodeDim: 4, ActionDim: 2, HiddenDims: []int{3}}.Validate(), "HiddenDims"},
+	}
+	delete(p, Prefix+"mask.0.bias")
+	_, err = New(c, p)
+	cases = append(cases, struct {
+		name string
+		err  error
+		want string
+	}{"missing tensor", err, "ct_layer.mask.0.bias"})
+	for _, tc := range cases {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) || !strings.HasPrefix(tc.err.Error(), "causal: ") {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, tc.err, tc.want)
+		}
+	}
+}
+
+func TestSpecsDefault(t *testing.T) {
+	c := DefaultConfig()
+	var total int
+	shapes := map[string][]int{}
+	for _, s := range Specs(c) {
+		shapes[s.Name] = s.Shape
+		if s.Init != nn.InitPositional {
+			total += tensor.Numel(s.Shape)
+		}
+	}
+	// docs/MODEL.md: CT 3.70 M parameters (pe is a buffer).
+	if total != 3698033 {
+		t.Fatalf("%d parameters, want 3698033", total)
+	}
+	for name, want := range map[string][]int{
+		"ct_layer.a_dense.weight":                              {64, 12},
+		"ct_layer.pos_encoding.pe":                             {4096, 1, 64},
+		"ct_layer.graph_discovers.12.0.weight":                 {800, 128},
+		"ct_layer.graph_discovers.12.2.weight":                 {1, 800},
+		"ct_layer.mask.0.weight":                               {64, 76},
+		"ct_layer.graph_transitioner.module_0.att":             {1, 13, 100},
+		"ct_layer.graph_transitioner.module_0.lin_edge.weight": {1300, 1},
+		"ct_layer.graph_transitioner.module_2.lin_l.weight":    {832, 1300},
+		"ct_layer.graph_transitioner.module_2.bias":            {832},
+	} {
+		if got := shapes[name]; tensor.ShapeString(got) != tensor.ShapeString(want) {
+			t.Errorf("%s: shape %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestPositionalEncoding(t *testing.T) {
+	const rows, d = 50, 8
+	pe := make([]float32, rows*d)
+	PositionalEncoding(pe, rows, d)
+	for p := 0; p < rows; p++ {
+		for k := 0; k < d; k += 2 {
+			a := float64(p) * math.Exp(float64(k)*(-math.Log(10000)/d))
+			if math.Abs(float64(pe[p*d+k])-math.Sin(a)) > 1e-5 || math.Abs(float64(pe[p*d+k+1])-math.Cos(a)) > 1e-5 {
+				t.Fatalf("pe[%d,%d:%d] = %v, want sin/cos of %g", p, k, k+2, pe[p*d+k:p*d+k+2], a)
+			}
+		}
+	}
+}
+
+func TestMACs(t *testing.T) {
+	k := MACs(DefaultConfig())
+	// docs/MODEL.md: ~1.0 GMAC per naive intervention, 423 M per discoverer.
+	if k.NaiveForward < 1.0e9 || k.NaiveForward > 1.03e9 {
+		t.Fatalf("naive forward %d MACs, want about 1.0 G", k.NaiveForward)
+	}
+	if k.Forward*25 > k.NaiveForward {
+		t.Fatalf("forward %d MACs is not far below naive %d", k.Forward, k.NaiveForward)
+	}
+	c := DefaultConfig()
+	c.Nodes, c.HiddenDims = 16, []int{40, 10}
+	l, _ := New(c, testParams(c, 3))
+	x := randomCodes(rand.New(rand.NewPCG(1, 1)), c.Nodes, c.NodeDim)
+	l.Forward(x, 2, Mode, nil)
+	if got, bound := l.MACs(), MACs(c).Forward; got <= 0 || got > bound {
+		t.Fatalf("Forward did %d MACs, worst case %d", got, bound)
+	}
+}

@@ -1,0 +1,739 @@
+package causal
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"ctvae/runtime/kernels"
+	"ctvae/runtime/nn"
+)
+
+// Outputs are the results of the last Forward, as views into the layer's
+// buffers: valid until the next call, never to be written by the caller.
+type Outputs struct {
+	MaskP  []float32 // [n] mask probability at each node's own code (0 in base mode)
+	Mask   []float32 // [n] 0/1 intervention mask m
+	AdjP   []float32 // [n, n] discoverer output, row i = edges i -> j (MLP 1+a where m_i = 1, else MLP 0)
+	Adj    []float32 // [n, n] weighted graph W = AdjP * G
+	GAT0   []float32 // [n, h1*(A+1)] latent rows after module_0 and its LeakyReLU
+	Logits []float32 // [n, d] selected head of module_2 (head 0 where m_i = 0, else 1+a)
+	Probs  []float32 // [n, d] softmax of Logits
+	Codes  []int32   // [n] argmax of Logits (lowest index on ties)
+}
+
+// Draws holds the random numbers of one Sample-mode pass, so that a pass is
+// reproducible from them alone (golden tests feed PyTorch's uniforms here).
+type Draws struct {
+	Mask  []float32 // [n] uniforms in [0,1) for the mask (read only when action >= 0)
+	Adj   []float32 // [n, n] uniforms in [0,1) for the graph, row-major i -> j
+	Noise []float32 // standard normals: [n, d] node noise for "exo", [d] noise-node features for "endo", nil for "off"
+}
+
+// NewDraws allocates the draws for one pass of a layer with config c.
+func NewDraws(c Config) *Draws {
+	dr := &Draws{Mask: make([]float32, c.Nodes), Adj: make([]float32, c.Nodes*c.Nodes)}
+	switch c.Noise {
+	case NoiseExo:
+		dr.Noise = make([]float32, c.Nodes*c.NodeDim)
+	case NoiseEndo:
+		dr.Noise = make([]float32, c.NodeDim)
+	}
+	return dr
+}
+
+// Fill draws fresh uniforms and normals from r. It allocates nothing.
+func (dr *Draws) Fill(r *rand.Rand) {
+	for i := range dr.Mask {
+		dr.Mask[i] = r.Float32()
+	}
+	for i := range dr.Adj {
+		dr.Adj[i] = r.Float32()
+	}
+	for i := range dr.Noise {
+		dr.Noise[i] = float32(r.NormFloat64())
+	}
+}
+
+func (dr *Draws) check(c Config) error {
+	noise := 0
+	switch c.Noise {
+	case NoiseExo:
+		noise = c.Nodes * c.NodeDim
+	case NoiseEndo:
+		noise = c.NodeDim
+	}
+	switch {
+	case dr == nil:
+		return fmt.Errorf("causal: Sample mode needs draws, got nil")
+	case len(dr.Mask) != c.Nodes:
+		return fmt.Errorf("causal: draws.Mask has %d values, want %d", len(dr.Mask), c.Nodes)
+	case len(dr.Adj) != c.Nodes*c.Nodes:
+		return fmt.Errorf("causal: draws.Adj has %d values, want %d", len(dr.Adj), c.Nodes*c.Nodes)
+	case len(dr.Noise) != noise:
+		return fmt.Errorf("causal: draws.Noise has %d values, want %d for noise %q", len(dr.Noise), noise, c.Noise)
+	}
+	return nil
+}
+
+// discoverer is graph_discovers.k split for per-node evaluation:
+// W1 [x_i ; x_j] + b1 = (aT[c_i] + pu_i) + (bT[c_j] + pv_j).
+type discoverer struct {
+	aT, bT []float32 // [d, h0]: the halves of W1, transposed so a code picks a row
+	pu, pv []float32 // [n, h0]: W1_a pe_i + b1 and W1_b pe_j
+	w2     []float32 // [h0]
+	b2     float32
+	u, v   []float32 // [n, h0] projections of the current codes
+	ok     bool      // u, v match the current codes
+}
+
+// gat is one GATv2Conv's parameters (raw views into the params).
+type gat struct {
+	att, bias, wl, bl, wr, br, le []float32
+}
+
+func gatParams(p nn.Params, prefix string) gat {
+	g := func(s string) []float32 { return p[prefix+s].Data }
+	return gat{att: g("att"), bias: g("bias"), wl: g("lin_l.weight"), bl: g("lin_l.bias"),
+		wr: g("lin_r.weight"), br: g("lin_r.bias"), le: g("lin_edge.weight")}
+}
+
+// Layer is the causal transition layer for one image at a time. It owns
+// every buffer; Forward and the retrieval steps allocate nothing. A Layer is
+// not safe for concurrent use.
+type Layer struct {
+	cfg               Config
+	n, d, A, h0, h1   int
+	H, c0             int // heads A+1; layer-0 width h1*H
+	exo               bool
+	aW, aB            []float32 // a_dense [d, A], [d]
+	maskW, maskPE     []float32 // mask weight [d, A+d]; [n, d] = W_pe pe_i + b
+	disc              []discoverer
+	g0, g1            gat
+	l0T, r0T          []float32 // [d, c0] module_0 lin_l/lin_r weights, transposed
+	l0PE, r0PE        []float32 // [n, c0] W pe_i + b for module_0 lin_l/lin_r
+	codes             []int32   // codes the caches below belong to
+	haveCodes         bool
+	cleanNodes        bool      // xl0/xr0 hold noise-free projections of codes
+	xl0, xr0          []float32 // [n, c0] module_0 source/target projections
+	row0, rowA        []float32 // [n, n] cached discoverer rows: MLP 0, MLP 1+rowAct
+	row0OK, rowAOK    []bool
+	rowAct            int
+	eScore            []float32 // [n, n, H] module_0 scores of edge i -> j (self loop at j -> j)
+	eAttr             []float32 // [n, n] attribute the cached score was computed with
+	eOK               []bool
+	m                 []bool
+	src               []int32   // [n, n] per target j: its sources, self loop last
+	attr              []float32 // [n, n] their edge attributes
+	cnt               []int     // [n] sources per target, self loop included
+	score             []float32 // [(n+1), H] scores of one target's edges
+	gat0, pack        []float32 // [n, c0]
+	ptmp              []float32 // [n, d]
+	xl1               [2][]float32
+	xr1               []float32 // [n, d] module_2 target projection at each node's head
+	need              [2][]bool
+	rows              []int32
+	actL, actR, actIn []float32 // action-node scratch for ActionNodeGAT0
+	lastAction        int
+	out               Outputs
+	macs              int64
+	ret               retrieval
+}
+
+// New checks params against Specs(c) and builds a layer with every buffer
+// and per-position projection precomputed.
+func New(c Config, params nn.Params) (*Layer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := nn.Check(Specs(c), params); err != nil {
+		return nil, fmt.Errorf("causal: %w", err)
+	}
+	n, d, A, h0, h1 := c.Nodes, c.NodeDim, c.ActionDim, c.HiddenDims[0], c.HiddenDims[1]
+	H := A + 1
+	c0 := h1 * H
+	l := &Layer{cfg: c, n: n, d: d, A: A, h0: h0, h1: h1, H: H, c0: c0, exo: c.Noise == NoiseExo}
+	l.cfg.HiddenDims = append([]int(nil), c.HiddenDims...)
+	p := func(s string) []float32 { return params[Prefix+s].Data }
+	pe := p("pos_encoding.pe")[:n*d] // [n, d]: rows 0..n-1 of [4096, 1, d]
+
+	l.aW, l.aB = p("a_dense.weight"), p("a_dense.bias")
+
+	l.maskW = p("mask.0.weight")
+	l.maskPE = make([]float32, n*d)
+	kernels.GEMM(false, true, n, d, d, pe, d, l.maskW[A:], A+d, 0, l.maskPE, d)
+	addRows(l.maskPE, p("mask.0.bias"))
+
+	l.disc = make([]discoverer, H)
+	for k := range l.disc {
+		g := "graph_discovers." + fmt.Sprint(k) + "."
+		w1, b1 := p(g+"0.weight"), p(g+"0.bias") // [h0, 2d]
+		ds := &l.disc[k]
+		ds.aT, ds.bT = make([]float32, d*h0), make([]float32, d*h0)
+		for h := 0; h < h0; h++ {
+			for c := 0; c < d; c++ {
+				ds.aT[c*h0+h] = w1[h*2*d+c]
+				ds.bT[c*h0+h] = w1[h*2*d+d+c]
+			}
+		}
+		ds.pu, ds.pv = make([]float32, n*h0), make([]float32, n*h0)
+		kernels.GEMM(false, true, n, h0, d, pe, d, w1, 2*d, 0, ds.pu, h0)
+		addRows(ds.pu, b1)
+		kernels.GEMM(false, true, n, h0, d, pe, d, w1[d:], 2*d, 0, ds.pv, h0)
+		ds.w2, ds.b2 = p(g+"2.weight"), p(g + "2.bias")[0]
+		ds.u, ds.v = make([]float32, n*h0), make([]float32, n*h0)
+	}
+
+	l.g0 = gatParams(params, Prefix+"graph_transitioner.module_0.")
+	l.g1 = gatParams(params, Prefix+"graph_transitioner.module_2.")
+	l.l0T, l.r0T = transpose(l.g0.wl, c0, d), transpose(l.g0.wr, c0, d)
+	l.l0PE, l.r0PE = make([]float32, n*c0), make([]float32, n*c0)
+	kernels.GEMM(false, true, n, c0, d, pe, d, l.g0.wl, d, 0, l.l0PE, c0)
+	addRows(l.l0PE, l.g0.bl)
+	kernels.GEMM(false, true, n, c0, d, pe, d, l.g0.wr, d, 0, l.r0PE, c0)
+	addRows(l.r0PE, l.g0.br)
+
+	l.codes = make([]int32, n)
+	l.xl0, l.xr0 = make([]float32, n*c0), make([]float32, n*c0)
+	l.row0, l.rowA = make([]float32, n*n), make([]float32, n*n)
+	l.row0OK, l.rowAOK = make([]bool, n), make([]bool, n)
+	l.eScore, l.eAttr, l.eOK = make([]float32, n*n*H), make([]float32, n*n), make([]bool, n*n)
+	l.m = make([]bool, n)
+	l.src, l.attr, l.cnt = make([]int32, n*n), make([]float32, n*n), make([]int, n)
+	l.score = make([]float32, (n+1)*H)
+	l.gat0, l.pack = make([]float32, n*c0), make([]float32, n*c0)
+	l.ptmp = make([]float32, n*d)
+	l.xl1 = [2][]float32{make([]float32, n*d), make([]float32, n*d)}
+	l.xr1 = make([]float32, n*d)
+	l.need = [2][]bool{make([]bool, n), make([]bool, n)}
+	l.rows = make([]int32, 0, n)
+	l.actL, l.actR, l.actIn = make([]float32, c0), make([]float32, c0), make([]float32, d)
+	l.out = Outputs{
+		MaskP: make([]float32, n), Mask: make([]float32, n),
+		AdjP: make([]float32, n*n), Adj: make([]float32, n*n),
+		GAT0: l.gat0, Logits: make([]float32, n*d), Probs: make([]float32, n*d),
+		Codes: make([]int32, n),
+	}
+	l.ret.init(l)
+	return l, nil
+}
+
+// Config returns the layer's configuration.
+func (l *Layer) Config() Config { return l.cfg }
+
+// Out returns the outputs of the last Forward (views, see Outputs).
+func (l *Layer) Out() *Outputs { return &l.out }
+
+// MACs returns the multiply-accumulates performed by the last Forward, or
+// by the retrieval since its Begin.
+func (l *Layer) MACs() int64 { return l.macs }
+
+func addRows(x, b []float32) {
+	for r := 0; r < len(x); r += len(b) {
+		row := x[r : r+len(b)]
+		for i, v := range b {
+			row[i] += v
+		}
+	}
+}
+
+func transpose(w []float32, rows, cols int) []float32 {
+	t := make([]float32, rows*cols)
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			t[c*rows+r] = w[r*cols+c]
+		}
+	}
+	return t
+}
+
+func (l *Layer) checkInput(codes []int32, action int) error {
+	if len(codes) != l.n {
+		return fmt.Errorf("causal: codes has %d nodes, want %d", len(codes), l.n)
+	}
+	for i, c := range codes {
+		if c < 0 || int(c) >= l.d {
+			return fmt.Errorf("causal: codes[%d] = %d, want a code in [0, %d)", i, c, l.d)
+		}
+	}
+	if action < -1 || action >= l.A {
+		return fmt.Errorf("causal: action %d, want -1 (base mode) or an action in [0, %d)", action, l.A)
+	}
+	return nil
+}
+
+// Forward runs the layer on one image's node codes [n] (raster order over
+// (K*h, w)) with action a in [0, A) or -1 for base mode. In Sample mode dr
+// holds the random numbers (see Draws.Fill); in Mode it is ignored and may
+// be nil, and "exo" noise is replaced by its mean, zero. Results are in Out.
+//
+// Work that depends only on the codes (node projections, discoverer rows,
+// module_0 edge scores) is cached across calls with the same codes, so a
+// sequence of actions on one image pays for it once.
+func (l *Layer) Forward(codes []int32, action int, s Sampling, dr *Draws) error {
+	if err := l.checkInput(codes, action); err != nil {
+		return err
+	}
+	switch s {
+	case Mode:
+	case Sample:
+		if err := dr.check(l.cfg); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("causal: sampling %d, want Mode or Sample", int(s))
+	}
+	l.macs = 0
+	l.forward(codes, action, s, dr)
+	return nil
+}
+
+// ---------------------------------------------------------------- forward
+
+func (l *Layer) forward(codes []int32, action int, s Sampling, dr *Draws) {
+	var noise []float32
+	if l.exo && s == Sample {
+		noise = dr.Noise
+	}
+	l.setCodes(codes, noise)
+	l.lastAction = action
+	l.maskStep(codes, action, s, dr)
+	l.graphStep(action, s, dr)
+	l.layer0()
+	l.layer1(action)
+	o := &l.out
+	copy(o.Probs, o.Logits)
+	kernels.Softmax(o.Probs, l.n, l.d)
+	for i := 0; i < l.n; i++ {
+		row := o.Logits[i*l.d : (i+1)*l.d]
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		o.Codes[i] = int32(best)
+	}
+}
+
+// setCodes refreshes the node projections and invalidates the caches that
+// belong to other codes. noise ([n, d], exo only) makes the module_0
+// projections one-off: W(onehot + pe + eps) = W[:,code] + W pe + W eps.
+func (l *Layer) setCodes(codes []int32, noise []float32) {
+	same := l.haveCodes
+	for i := 0; same && i < l.n; i++ {
+		same = codes[i] == l.codes[i]
+	}
+	if !same {
+		copy(l.codes, codes)
+		l.haveCodes = true
+		for k := range l.disc {
+			l.disc[k].ok = false
+		}
+		clear(l.row0OK)
+		clear(l.rowAOK)
+	}
+	if same && l.cleanNodes && noise == nil {
+		return
+	}
+	c0 := l.c0
+	for i, c := range codes {
+		xl, xr := l.xl0[i*c0:(i+1)*c0], l.xr0[i*c0:(i+1)*c0]
+		lc, rc := l.l0T[int(c)*c0:(int(c)+1)*c0], l.r0T[int(c)*c0:(int(c)+1)*c0]
+		lp, rp := l.l0PE[i*c0:(i+1)*c0], l.r0PE[i*c0:(i+1)*c0]
+		for k := range xl {
+			xl[k] = lc[k] + lp[k]
+			xr[k] = rc[k] + rp[k]
+		}
+	}
+	// Cached edge scores belong to the old projections.
+	clear(l.eOK)
+	l.cleanNodes = noise == nil
+	if noise != nil {
+		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wl, l.d, 1, l.xl0, c0)
+		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wr, l.d, 1, l.xr0, c0)
+		l.macs += 2 * int64(l.n*l.d*c0)
+	}
+}
+
+// maskStep: p_i = sigmoid(W[c_i, :] [onehot(a); pe_i] + b[c_i])
+// = sigmoid(W[c_i, a] + maskPE[i, c_i]).
+func (l *Layer) maskStep(codes []int32, action int, s Sampling, dr *Draws) {
+	o := &l.out
+	if action < 0 {
+		clear(o.MaskP)
+		clear(o.Mask)
+		clear(l.m)
+		return
+	}
+	w := l.A + l.d
+	for i, c := range codes {
+		z := l.maskW[int(c)*w+action] + l.maskPE[i*l.d+int(c)]
+		p := float32(1 / (1 + math.Exp(-float64(z))))
+		var u float32
+		if s == Sample {
+			u = dr.Mask[i]
+		}
+		o.MaskP[i] = p
+		l.m[i] = keep(p, s, u)
+		o.Mask[i] = b2f(l.m[i])
+	}
+}
+
+func b2f(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// graphStep fills AdjP (one discoverer per row) and the sampled graph W,
+// then lists each target's incoming edges for the GATv2 layers.
+func (l *Layer) graphStep(action int, s Sampling, dr *Draws) {
+	n := l.n
+	o := &l.out
+	if action != l.rowAct {
+		clear(l.rowAOK)
+		l.rowAct = action
+	}
+	for i := 0; i < n; i++ {
+		row, ok, k := l.row0, l.row0OK, 0
+		if l.m[i] {
+			row, ok, k = l.rowA, l.rowAOK, 1+action
+		}
+		if !ok[i] {
+			l.discoverRow(row[i*n:(i+1)*n], k, i)
+			ok[i] = true
+		}
+		copy(o.AdjP[i*n:(i+1)*n], row[i*n:(i+1)*n])
+	}
+	for i, p := range o.AdjP {
+		var u float32
+		if s == Sample {
+			u = dr.Adj[i]
+		}
+		if keep(p, s, u) {
+			o.Adj[i] = p
+		} else {
+			o.Adj[i] = 0
+		}
+	}
+	// Edge i -> j iff W[i,j] != 0; self loops are replaced by one whose
+	// attribute is the mean of the target's other incoming attributes.
+	for j := 0; j < n; j++ {
+		src, attr := l.src[j*n:(j+1)*n], l.attr[j*n:(j+1)*n]
+		c := 0
+		var sum float32
+		for i := 0; i < n; i++ {
+			if w := o.Adj[i*n+j]; w != 0 && i != j {
+				src[c], attr[c] = int32(i), w
+				sum += w
+				c++
+			}
+		}
+		var mean float32
+		if c > 0 {
+			mean = sum / float32(c)
+		}
+		src[c], attr[c] = int32(j), mean
+		l.cnt[j] = c + 1
+	}
+}
+
+// discoverRow evaluates discoverer k on the pairs (i, j), j = 0..n-1:
+// dst[j] = sigmoid(b2 + Σ_h w2[h] LeakyReLU(u_i[h] + v_j[h])).
+func (l *Layer) discoverRow(dst []float32, k, i int) {
+	ds := &l.disc[k]
+	h0 := l.h0
+	if !ds.ok {
+		for node, c := range l.codes {
+			u, v := ds.u[node*h0:(node+1)*h0], ds.v[node*h0:(node+1)*h0]
+			ac, bc := ds.aT[int(c)*h0:(int(c)+1)*h0], ds.bT[int(c)*h0:(int(c)+1)*h0]
+			pu, pv := ds.pu[node*h0:(node+1)*h0], ds.pv[node*h0:(node+1)*h0]
+			for h := range u {
+				u[h] = ac[h] + pu[h]
+				v[h] = bc[h] + pv[h]
+			}
+		}
+		ds.ok = true
+	}
+	u := ds.u[i*h0 : (i+1)*h0]
+	for j := range dst {
+		dst[j] = pairScore(u, ds.v[j*h0:(j+1)*h0], ds.w2) + ds.b2
+	}
+	kernels.Sigmoid(dst)
+	l.macs += int64(len(dst) * h0)
+}
+
+// pairScore is Σ_h w[h] LeakyReLU_0.01(u[h] + v[h]), four partial sums.
+func pairScore(u, v, w []float32) float32 {
+	v = v[:len(u)]
+	w = w[:len(u)]
+	var s0, s1, s2, s3 float32
+	h := 0
+	for ; h+4 <= len(u); h += 4 {
+		z0 := u[h] + v[h]
+		z1 := u[h+1] + v[h+1]
+		z2 := u[h+2] + v[h+2]
+		z3 := u[h+3] + v[h+3]
+		s0 += w[h] * max(z0, 0.01*z0)
+		s1 += w[h+1] * max(z1, 0.01*z1)
+		s2 += w[h+2] * max(z2, 0.01*z2)
+		s3 += w[h+3] * max(z3, 0.01*z3)
+	}
+	for ; h < len(u); h++ {
+		z := u[h] + v[h]
+		s0 += w[h] * max(z, 0.01*z)
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// attScore is Σ_c att[c] LeakyReLU_0.2(xl[c] + xr[c] + le[c]·w): the GATv2
+// score of one edge at one head.
+func attScore(xl, xr, le, att []float32, w float32) float32 {
+	xr = xr[:len(att)]
+	xl = xl[:len(att)]
+	le = le[:len(att)]
+	var s0, s1, s2, s3 float32
+	c := 0
+	for ; c+4 <= len(att); c += 4 {
+		z0 := xl[c] + xr[c] + le[c]*w
+		z1 := xl[c+1] + xr[c+1] + le[c+1]*w
+		z2 := xl[c+2] + xr[c+2] + le[c+2]*w
+		z3 := xl[c+3] + xr[c+3] + le[c+3]*w
+		s0 += att[c] * max(z0, 0.2*z0)
+		s1 += att[c+1] * max(z1, 0.2*z1)
+		s2 += att[c+2] * max(z2, 0.2*z2)
+		s3 += att[c+3] * max(z3, 0.2*z3)
+	}
+	for ; c < len(att); c++ {
+		z := xl[c] + xr[c] + le[c]*w
+		s0 += att[c] * max(z, 0.2*z)
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// softmaxEdges turns scores [edges, heads] into attention weights over the
+// edges, per head (PyG's softmax; its +1e-16 cannot change a sum >= 1).
+func softmaxEdges(sc []float32, edges, heads int) {
+	for h := 0; h < heads; h++ {
+		mx := float32(math.Inf(-1))
+		for e := 0; e < edges; e++ {
+			mx = max(mx, sc[e*heads+h])
+		}
+		var sum float32
+		for e := 0; e < edges; e++ {
+			v := float32(math.Exp(float64(sc[e*heads+h] - mx)))
+			sc[e*heads+h] = v
+			sum += v
+		}
+		for e := 0; e < edges; e++ {
+			sc[e*heads+h] /= sum
+		}
+	}
+}
+
+// axpy: y += a·x.
+func axpy(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for k := range y {
+		y[k] += a * x[k]
+	}
+}
+
+// layer0 is module_0 + LeakyReLU for the latent targets. The action node
+// never sends, so latent outputs need neither its projections nor a_dense.
+func (l *Layer) layer0() {
+	n, H, h1, c0 := l.n, l.H, l.h1, l.c0
+	g := &l.g0
+	var computed int64
+	for j := 0; j < n; j++ {
+		cnt := l.cnt[j]
+		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
+		xr := l.xr0[j*c0 : (j+1)*c0]
+		for e, i32 := range src {
+			i := int(i32)
+			slot := i*n + j
+			sc := l.score[e*H : (e+1)*H]
+			if l.eOK[slot] && math.Float32bits(l.eAttr[slot]) == math.Float32bits(attr[e]) {
+				copy(sc, l.eScore[slot*H:(slot+1)*H])
+				continue
+			}
+			xl := l.xl0[i*c0 : (i+1)*c0]
+			for h := 0; h < H; h++ {
+				o := h * h1
+				sc[h] = attScore(xl[o:o+h1], xr[o:o+h1], g.le[o:o+h1], g.att[o:o+h1], attr[e])
+			}
+			copy(l.eScore[slot*H:(slot+1)*H], sc)
+			l.eAttr[slot], l.eOK[slot] = attr[e], true
+			computed++
+		}
+		softmaxEdges(l.score, cnt, H)
+		out := l.gat0[j*c0 : (j+1)*c0]
+		clear(out)
+		for e, i32 := range src {
+			xl := l.xl0[int(i32)*c0 : (int(i32)+1)*c0]
+			for h := 0; h < H; h++ {
+				o := h * h1
+				axpy(out[o:o+h1], l.score[e*H+h], xl[o:o+h1])
+			}
+		}
+		for k, b := range g.bias {
+			v := out[k] + b
+			out[k] = max(v, 0.01*v)
+		}
+		l.macs += int64(cnt * c0)
+	}
+	l.macs += computed * int64(c0)
+}
+
+// layer1 is module_2 for the latent targets at the one head each reads:
+// head 0 where m_j = 0, head 1+a where m_j = 1 (slot 0 and 1 of xl1).
+func (l *Layer) layer1(action int) {
+	n, d := l.n, l.d
+	g := &l.g1
+	hd := func(slot int) int {
+		if slot == 0 {
+			return 0
+		}
+		return 1 + action
+	}
+	clear(l.need[0])
+	clear(l.need[1])
+	for j := 0; j < n; j++ {
+		slot := 0
+		if l.m[j] {
+			slot = 1
+		}
+		for _, i := range l.src[j*n : j*n+l.cnt[j]] {
+			l.need[slot][i] = true
+		}
+	}
+	for slot := 0; slot < 2; slot++ {
+		l.rows = l.rows[:0]
+		for i, ok := range l.need[slot] {
+			if ok {
+				l.rows = append(l.rows, int32(i))
+			}
+		}
+		l.project(l.xl1[slot], l.rows, g.wl, g.bl, hd(slot))
+		l.rows = l.rows[:0]
+		for j := 0; j < n; j++ {
+			if l.m[j] == (slot == 1) {
+				l.rows = append(l.rows, int32(j))
+			}
+		}
+		l.project(l.xr1, l.rows, g.wr, g.br, hd(slot))
+	}
+	for j := 0; j < n; j++ {
+		slot := 0
+		if l.m[j] {
+			slot = 1
+		}
+		h := hd(slot)
+		o := h * d
+		att, le := g.att[o:o+d], g.le[o:o+d]
+		cnt := l.cnt[j]
+		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
+		xr := l.xr1[j*d : (j+1)*d]
+		xl := l.xl1[slot]
+		for e, i := range src {
+			l.score[e] = attScore(xl[int(i)*d:(int(i)+1)*d], xr, le, att, attr[e])
+		}
+		softmaxEdges(l.score, cnt, 1)
+		out := l.out.Logits[j*d : (j+1)*d]
+		clear(out)
+		for e, i := range src {
+			axpy(out, l.score[e], xl[int(i)*d:(int(i)+1)*d])
+		}
+		for k, b := range g.bias[o : o+d] {
+			out[k] += b
+		}
+		l.macs += int64(2 * cnt * d)
+	}
+}
+
+// project sets dst[i] = W_h gat0[i] + b_h for each node i in rows, where
+// W_h is head h's block of a module_2 linear ([H*d, c0] rows h*d..h*d+d).
+func (l *Layer) project(dst []float32, rows []int32, w, b []float32, h int) {
+	m, d, c0 := len(rows), l.d, l.c0
+	if m == 0 {
+		return
+	}
+	wh, bh := w[h*d*c0:(h+1)*d*c0], b[h*d:(h+1)*d]
+	l.macs += int64(m * d * c0)
+	if m == l.n {
+		// rows are 0..n-1 in order: no packing needed.
+		kernels.GEMM(false, true, m, d, c0, l.gat0, c0, wh, c0, 0, dst, d)
+		addRows(dst[:m*d], bh)
+		return
+	}
+	for k, i := range rows {
+		copy(l.pack[k*c0:(k+1)*c0], l.gat0[int(i)*c0:(int(i)+1)*c0])
+	}
+	kernels.GEMM(false, true, m, d, c0, l.pack, c0, wh, c0, 0, l.ptmp, d)
+	for k, i := range rows {
+		row := dst[int(i)*d : (int(i)+1)*d]
+		copy(row, l.ptmp[k*d:(k+1)*d])
+		for c, v := range bh {
+			row[c] += v
+		}
+	}
+}
+
+// ActionNodeGAT0 writes the action node's module_0 output (after the
+// LeakyReLU) for the last Forward into dst [h1*(A+1)]. Latent outputs never
+// depend on it (the node sends no messages), so Forward skips it; it exists
+// to compare with references that record the whole node set. Its feature is
+// a_dense(onehot(a)), or a_dense(0) = bias in base mode; it receives an edge
+// of attribute 1 from every latent node and a self loop of attribute 1 (the
+// mean of its incoming ones). It allocates nothing.
+func (l *Layer) ActionNodeGAT0(dst []float32) error {
+	if len(dst) != l.c0 {
+		return fmt.Errorf("causal: ActionNodeGAT0 dst has %d values, want %d", len(dst), l.c0)
+	}
+	if !l.haveCodes {
+		return fmt.Errorf("causal: ActionNodeGAT0 before any Forward")
+	}
+	n, d, H, h1, c0 := l.n, l.d, l.H, l.h1, l.c0
+	g := &l.g0
+	copy(l.actIn, l.aB)
+	if a := l.lastAction; a >= 0 {
+		for k := 0; k < d; k++ {
+			l.actIn[k] += l.aW[k*l.A+a]
+		}
+	}
+	kernels.GEMM(false, true, 1, c0, d, l.actIn, d, g.wl, d, 0, l.actL, c0)
+	kernels.GEMM(false, true, 1, c0, d, l.actIn, d, g.wr, d, 0, l.actR, c0)
+	for k := range l.actL {
+		l.actL[k] += g.bl[k]
+		l.actR[k] += g.br[k]
+	}
+	for e := 0; e <= n; e++ {
+		xl := l.actL
+		if e < n {
+			xl = l.xl0[e*c0 : (e+1)*c0]
+		}
+		for h := 0; h < H; h++ {
+			o := h * h1
+			l.score[e*H+h] = attScore(xl[o:o+h1], l.actR[o:o+h1], g.le[o:o+h1], g.att[o:o+h1], 1)
+		}
+	}
+	softmaxEdges(l.score, n+1, H)
+	clear(dst)
+	for e := 0; e <= n; e++ {
+		xl := l.actL
+		if e < n {
+			xl = l.xl0[e*c0 : (e+1)*c0]
+		}
+		for h := 0; h < H; h++ {
+			o := h * h1
+			axpy(dst[o:o+h1], l.score[e*H+h], xl[o:o+h1])
+		}
+	}
+	for k, b := range g.bias {
+		v := dst[k] + b
+		dst[k] = max(v, 0.01*v)
+	}
+	return nil
+}
