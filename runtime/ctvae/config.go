@@ -42,6 +42,9 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
+	if c.ActionDim%2 != 0 {
+		return fmt.Errorf("ctvae: config action_dim = %d, want an even number (2 actions, + and -, per factor)", c.ActionDim)
+	}
 	if err := c.causalConfig().Validate(); err != nil {
 		return fmt.Errorf("ctvae: %w", err)
 	}
