@@ -214,3 +214,27 @@ func (s *Splits) At(sp Split, k int) (int, error) {
 	}
 	return s.perm.inverse(s.start(sp) + k), nil
 }
+
+// Sample returns n distinct images of split sp, drawn at random with seed.
+func (s *Splits) Sample(sp Split, n int, seed uint64) ([]int, error) {
+	if sp < 0 || sp >= numSplits {
+		return nil, fmt.Errorf("data: unknown split %d", int(sp))
+	}
+	if n < 0 || n > s.Len(sp) {
+		return nil, fmt.Errorf("data: sample of %d images from split %s, want [0, %d]", n, sp, s.Len(sp))
+	}
+	// Positions within the split are drawn without replacement; the split's
+	// shuffled order maps them to images.
+	r := newRNG(seed)
+	chosen := make(map[int]struct{}, n)
+	out := make([]int, 0, n)
+	for len(out) < n {
+		k := r.intn(s.Len(sp))
+		if _, dup := chosen[k]; dup {
+			continue
+		}
+		chosen[k] = struct{}{}
+		out = append(out, s.perm.inverse(s.start(sp)+k))
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,27 @@ func TestSplitBadInputs(t *testing.T) {
 	}
 	if sp, err := ParseSplit("val"); err != nil || sp != Val || sp.String() != "val" {
 		t.Errorf("ParseSplit(val) = %v, %v", sp, err)
+	}
+}
+
+func TestSplitSample(t *testing.T) {
+	s, _ := NewSplits(1000, 3)
+	got, err := s.Sample(Val, 150, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, i := range got {
+		if seen[i] || s.of(i) != Val {
+			t.Fatalf("sample repeats %d or leaves the split (%s)", i, s.of(i))
+		}
+		seen[i] = true
+	}
+	again, _ := s.Sample(Val, 150, 9)
+	if !slices.Equal(got, again) {
+		t.Fatal("same seed, different sample")
+	}
+	if _, err := s.Sample(Val, 151, 9); err == nil || !strings.Contains(err.Error(), "sample of 151 images from split val, want [0, 150]") {
+		t.Fatalf("oversized sample: error %v", err)
 	}
 }

@@ -128,8 +128,8 @@ func TestTransitionsDeduplicate(t *testing.T) {
 
 type tinyDataset struct{ space }
 
-func (d *tinyDataset) Channels() int                    { return 1 }
-func (d *tinyDataset) Size() int                        { return 1 }
+func (d *tinyDataset) Channels() int                     { return 1 }
+func (d *tinyDataset) Size() int                         { return 1 }
 func (d *tinyDataset) Render(dst []float32, i int) error { return nil }
 
 func TestTransitionsAreDeterministic(t *testing.T) {
