@@ -137,10 +137,10 @@ type dataImageInfo struct {
 }
 
 type dataSamplesFile struct {
-	Dataset   string       `json:"dataset"`
-	Split     string       `json:"split"`
-	SplitSeed uint64       `json:"split_seed"`
-	Seed      uint64       `json:"seed"`
+	Dataset   string           `json:"dataset"`
+	Split     string           `json:"split"`
+	SplitSeed uint64           `json:"split_seed"`
+	Seed      uint64           `json:"seed"`
 	Factors   []dataFactorInfo `json:"factors"`
 	Images    []dataImageInfo  `json:"images"`
 }
@@ -237,23 +237,23 @@ func dataWriteImage(ds data.Dataset, dir, file string, index int) (dataImageInfo
 // ===== pairs =====
 
 type dataPairInfo struct {
-	Action     int       `json:"action"`
-	ActionName string    `json:"action_name"`
+	Action     int           `json:"action"`
+	ActionName string        `json:"action_name"`
 	From       dataImageInfo `json:"from"`
 	To         dataImageInfo `json:"to"`
 }
 
 type dataPairsFile struct {
-	Dataset     string       `json:"dataset"`
-	Split       string       `json:"split"`
-	SplitSeed   uint64       `json:"split_seed"`
-	Seed        uint64       `json:"seed"`
-	Settings    int          `json:"settings"`
-	Skew        float64      `json:"skew"`
+	Dataset     string           `json:"dataset"`
+	Split       string           `json:"split"`
+	SplitSeed   uint64           `json:"split_seed"`
+	Seed        uint64           `json:"seed"`
+	Settings    int              `json:"settings"`
+	Skew        float64          `json:"skew"`
 	Factors     []dataFactorInfo `json:"factors"`
-	ActionNames []string     `json:"action_names"`
+	ActionNames []string         `json:"action_names"`
 	// ActionCounts are the split's pairs per action, before sampling.
-	ActionCounts []int      `json:"action_counts"`
+	ActionCounts []int          `json:"action_counts"`
 	Pairs        []dataPairInfo `json:"pairs"`
 }
 
