@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"ctvae/data"
+	"ctvae/internal/configfile"
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/ctvae"
 	"ctvae/runtime/nn"
@@ -29,12 +30,16 @@ func readConfig(path string) (ctvae.Config, error) {
 	if err != nil {
 		return ctvae.Config{}, err
 	}
-	return ctvae.ParseConfig(b)
+	c, err := configfile.Parse(b)
+	if err != nil {
+		return ctvae.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }
 
 func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("init", stderr)
-	configPath := fs.String("config", "", "model config (JSON with the official model_params names); empty: the official default")
+	configPath := fs.String("config", "", "model config: JSON with the official model_params names, or an official YAML experiment file; empty: the official default")
 	seed := fs.Uint64("seed", 1, "random seed")
 	out := fs.String("out", "", "output .safetensors file (required)")
 	dtype := fs.String("dtype", "f32", "on-disk dtype: f32, f16 or bf16")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 
 	"ctvae/runtime/causal"
 	"ctvae/runtime/nn"
@@ -21,6 +22,34 @@ type Config struct {
 	ActionDim        int    `json:"action_dim,omitempty"`
 	CausalHiddenDims []int  `json:"causal_hidden_dims,omitempty"`
 	Noise            string `json:"noise,omitempty"`
+
+	// Loss weights (training only; MODEL.md "Losses"). Zero means the
+	// official default, see Losses.
+	Beta     float64 `json:"beta,omitempty"`
+	Gamma    float64 `json:"gamma,omitempty"`
+	CAlpha   float64 `json:"c_alpha,omitempty"`
+	CBeta    float64 `json:"c_beta,omitempty"`
+	CDelta   float64 `json:"c_delta,omitempty"`
+	CEpsilon float64 `json:"c_epsilon,omitempty"`
+}
+
+// LossWeights are the loss coefficients of MODEL.md.
+type LossWeights struct {
+	Beta, Gamma, CAlpha, CBeta, CDelta, CEpsilon float64
+}
+
+// Losses returns the config's loss weights, the official defaults (beta 0.1,
+// gamma 1.5, c_alpha 0.01, c_beta 0.4, c_delta 0.01, c_epsilon 0.1) where
+// the config leaves a weight at zero.
+func (c Config) Losses() LossWeights {
+	or := func(v, d float64) float64 {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	return LossWeights{Beta: or(c.Beta, 0.1), Gamma: or(c.Gamma, 1.5), CAlpha: or(c.CAlpha, 0.01),
+		CBeta: or(c.CBeta, 0.4), CDelta: or(c.CDelta, 0.01), CEpsilon: or(c.CEpsilon, 0.1)}
 }
 
 // DefaultConfig is the official Shapes3D CT-VAE (configs/ct_mcq_vae.yaml).
@@ -35,6 +64,14 @@ func (c Config) HasCausal() bool { return c.ActionDim > 0 }
 func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return fmt.Errorf("ctvae: %w", err)
+	}
+	for _, w := range []struct {
+		name string
+		v    float64
+	}{{"beta", c.Beta}, {"gamma", c.Gamma}, {"c_alpha", c.CAlpha}, {"c_beta", c.CBeta}, {"c_delta", c.CDelta}, {"c_epsilon", c.CEpsilon}} {
+		if w.v < 0 || math.IsNaN(w.v) || math.IsInf(w.v, 0) {
+			return fmt.Errorf("ctvae: config %s = %v, want a finite weight >= 0", w.name, w.v)
+		}
 	}
 	if !c.HasCausal() {
 		if c.ActionDim < 0 {
@@ -52,9 +89,12 @@ func (c Config) Validate() error {
 }
 
 // ParseConfig decodes a JSON config strictly: unknown fields, trailing data
-// and invalid values are errors naming the problem.
+// and invalid values are errors naming the problem. Fields the official
+// model_params leave out take the official code's values: residual_layers 6
+// and codebooks 1 when absent, causal_hidden_dims [800, 100] when absent
+// from a config with actions.
 func ParseConfig(b []byte) (Config, error) {
-	var c Config
+	c := Config{Config: vqvae.Config{ResidualLayers: 6, Codebooks: 1}}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
@@ -62,6 +102,9 @@ func ParseConfig(b []byte) (Config, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Config{}, fmt.Errorf("ctvae: config JSON: trailing data after the object")
+	}
+	if c.ActionDim > 0 && c.CausalHiddenDims == nil {
+		c.CausalHiddenDims = []int{800, 100}
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
