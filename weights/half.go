@@ -7,14 +7,20 @@ import "math"
 // f16ToF32 widens a binary16 value exactly: normals, subnormals, signed
 // zeros, infinities and NaNs (payload kept in the top mantissa bits).
 func f16ToF32(h uint16) float32 {
+	// Normals, the common case, stay small enough to inline: shift into
+	// place and rebias the exponent from 15 to 127.
+	if h&0x7c00-0x400 < 0x7800 { // exponent field 1..30, by unsigned wrap-around
+		return math.Float32frombits(uint32(h)&0x8000<<16 | uint32(h)&0x7fff<<13 + (127-15)<<23)
+	}
+	return f16ToF32Special(h)
+}
+
+func f16ToF32Special(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h & 0x3ff)
 	switch {
-	case exp == 0x1f: // inf or NaN
+	case h&0x7c00 != 0: // inf or NaN
 		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal: rebias 15 -> 127
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 	case mant == 0:
 		return math.Float32frombits(sign)
 	}
@@ -32,6 +38,16 @@ func f16ToF32(h uint16) float32 {
 // 65520 or more become infinity; NaNs stay NaNs with their top payload bits.
 func f32ToF16(f float32) uint16 {
 	b := math.Float32bits(f)
+	// Results in the normal range (float32 exponents 113..142), the common
+	// case, inline: rebias, then round to nearest even on the 13 dropped
+	// bits; a carry into the exponent is correct, up to infinity.
+	if r := b&0x7fffffff - (127-15)<<23; r-1<<23 < 30<<23 { // by unsigned wrap-around
+		return uint16(b>>16)&0x8000 | uint16((r+0xfff+r>>13&1)>>13)
+	}
+	return f32ToF16Special(b)
+}
+
+func f32ToF16Special(b uint32) uint16 {
 	sign := uint16(b>>16) & 0x8000
 	exp := int(b>>23) & 0xff
 	mant := b & 0x7fffff

@@ -162,15 +162,18 @@ func checkTensor(t *Tensor, i int, dtype DType) error {
 	if n != len(t.Data) {
 		return fmt.Errorf("weights: tensor %q: shape %v holds %d elements, data has %d", t.Name, t.Shape, n, len(t.Data))
 	}
-	overflows := f16Overflows
-	if dtype == BF16 {
-		overflows = bf16Overflows
+	if dtype == F32 {
+		return nil
 	}
-	if dtype != F32 {
-		for j, v := range t.Data {
-			if overflows(v) {
-				return fmt.Errorf("weights: tensor %q: element %d = %g overflows %s (would become infinity)", t.Name, j, v, dtype)
-			}
+	// The smallest magnitude that rounds to infinity (see f16Overflows and
+	// bf16Overflows); a plain comparison keeps this pass cheap.
+	limit := uint32(0x477ff000)
+	if dtype == BF16 {
+		limit = 0x7f7f8000
+	}
+	for j, v := range t.Data {
+		if a := math.Float32bits(v) & 0x7fffffff; a >= limit && a < 0x7f800000 {
+			return fmt.Errorf("weights: tensor %q: element %d = %g overflows %s (would become infinity)", t.Name, j, v, dtype)
 		}
 	}
 	return nil
