@@ -342,9 +342,9 @@ def is_transposed(name, cfg):
     return idx >= 2 + cfg["residual_layers"]
 
 
-def formula_state(model, cfg, scale):
+def formula_state(model, cfg, scale, override=None):
     """Returns (state_dict, bounds, shapes); scale: {name: factor} on top of the
-    default bounds (used to spread the discoverer and mask probabilities)."""
+    default bounds, override: {name: bound} replacing them."""
     sd = model.state_dict()
     bounds = {}
     for name, t in sd.items():
@@ -356,6 +356,7 @@ def formula_state(model, cfg, scale):
             bounds[name] = bounds[name[:-4] + "weight"]  # PyTorch: bias bound = 1/sqrt(fan_in)
     for name, f in scale.items():
         bounds[name] *= f
+    bounds.update(override or {})
     out, shapes = {}, {}
     for name, t in sd.items():
         if name in bounds:
@@ -722,7 +723,125 @@ def gen_ctvae_tiny():
     write("ctvae_tiny.safetensors", t, meta)
 
 
+# ---------------------------------------------------------------- default config, formula weights
+
+CT_DEFAULT = dict(in_channels=3, img_size=64, hidden_dims=[64, 128, 256], embedding_dim=128,
+                  num_embeddings=64, codebooks=1, residual_layers=6, action_dim=12,
+                  causal_hidden_dims=[800, 100])
+VQ_KEYS = ["in_channels", "img_size", "hidden_dims", "embedding_dim", "num_embeddings",
+           "codebooks", "residual_layers"]
+# With PyTorch's default bounds the deep encoder contracts its input so much
+# that z_e barely varies across positions (std 3e-4 around 0.02) and every
+# position picks one code. Encoder weight bounds x4 and a codebook bound of 0.2
+# give 13 distinct codes with argmin margins > 1e-4 on the test image.
+ENC_GAIN = 4.0
+CODEBOOK_BOUND = 0.2
+DISC_GAIN = 150.0  # discoverers' last weights: spread p over (0,1)
+MASK_GAIN = 8.0
+DEFAULT_ACTIONS = [0, 5, 11]
+
+
+def formula_constant(name, i=0):
+    """The unit-bound formula value of element i: 2u - 1 in float64."""
+    return 2 * (((i * 2654435761 + fnv1a32(name)) % 2 ** 32) / 2 ** 32) - 1
+
+
+def default_bounds(model):
+    """Chooses every scaled bound of the default golden: encoder and codebook
+    for varied codes, discoverer/mask gains for spread probabilities, and the
+    discoverer/mask bias bounds so that p = 0.5 falls in a wide gap of the
+    values these inputs produce (the formula fixes each bias up to its bound)."""
+    cfg = CT_DEFAULT
+    sd = model.state_dict()
+    scale = {k: ENC_GAIN for k in sd if k.startswith("encoder") and k.endswith("weight")}
+    override = {"vq_layer.quantizers.0.embedding.weight": CODEBOOK_BOUND}
+    A = cfg["action_dim"]
+    for k in range(A + 1):
+        scale["ct_layer.graph_discovers.%d.2.weight" % k] = DISC_GAIN
+    scale["ct_layer.mask.0.weight"] = MASK_GAIN
+    state, _, _ = formula_state(model, cfg, scale, override)
+    model.load_state_dict(state)
+    ct = model.ct_layer
+    x, x2 = pick_images(model)
+    codes, _, _ = model.vq_layer(model.encode(x))
+    nodes = model.codes_to_nodes(codes)
+    for k in range(A + 1):
+        name = "ct_layer.graph_discovers.%d.2.bias" % k
+        c = formula_constant(name)
+        # The bias is c*s: any shift is reachable with a signed bound s.
+        mid, _ = central_gap(discoverer_preact(ct, k, nodes), 0.25, 0.75)
+        override[name] = -mid / c
+    v, cs = mask_preact(ct, nodes)
+    cvec = torch.tensor([formula_constant("ct_layer.mask.0.bias", i) for i in range(ct.d)])
+    best = (-1.0, 0.0)
+    wb = 1 / math.sqrt(A + ct.d)
+    for j in range(1, 401):
+        s = wb * 8 * j / 400
+        logit = v + (cvec[cs] * s).float()
+        frac = float((logit > 0).float().mean())
+        if 0.2 < frac < 0.8:
+            best = max(best, (float(logit.abs().min()), s))
+    override["ct_layer.mask.0.bias"] = best[1]
+    return scale, override, x, x2
+
+
+def pick_images(model):
+    """Two smooth test images whose codes are varied and free of argmin near-ties."""
+    for seed in range(64, 200):
+        g = torch.Generator().manual_seed(seed)
+        imgs = smooth_images(2, 3, 64, g)
+        codes, _, marg = model.vq_layer(model.encode(imgs))
+        if float(marg.min()) > TIE_REL and len(set(codes[0].flatten().tolist())) >= 8:
+            return imgs[:1], imgs[1:]
+    raise SystemExit("default: no test image without argmin near-ties")
+
+
+def gen_default():
+    cfg = CT_DEFAULT
+    A = cfg["action_dim"]
+    g = torch.Generator().manual_seed(64)
+    model = seeded_model(cfg, 0)
+    checks = Checks()
+    with torch.no_grad():
+        scale, override, x, x2 = default_bounds(model)
+        state, bounds, shapes = formula_state(model, cfg, scale, override)
+        model.load_state_dict(state)
+        rec = {}
+        codes, marg = vq_outputs(model, x, rec, per_layer=False)
+        checks.see("argmin", marg)
+        vq_rec = dict(rec)
+        nodes = model.codes_to_nodes(codes)
+        runner = CTRunner(model.ct_layer, checks)
+        cases = [{"name": "base", "action": -1, "sampling": "mode"}]
+        cases += [{"name": "a%d" % a, "action": a, "sampling": "mode"} for a in DEFAULT_ACTIONS]
+        causal_outputs(model, runner, nodes, cases, g, rec)
+        whole_model_outputs(model, runner, nodes, (8, 8), DEFAULT_ACTIONS, rec)
+        retrieval_outputs(model, runner, torch.cat([x, x]), torch.cat([x2, x]), rec, checks)
+    # gat0 ([1,65,1300] per case) is left out to keep the file small.
+    rec = {k: v for k, v in rec.items() if not k.endswith(".gat0")}
+    rec["io.pe"] = model.ct_layer.pos_encoding.pe[:64]
+    masks = torch.cat([rec["io.ct.a%d.mask" % a] for a in DEFAULT_ACTIONS])
+    print("default: codes used %d masks %.2f edges %.2f margins %s" % (
+        len(set(nodes.flatten().tolist())), mix(masks), mix(rec["io.ct.base.adj"]), checks.meta()))
+    if not checks.ok():
+        print("default: WARNING near-ties, recorded in metadata min_margins")
+    vq_names = [k for k in shapes if not k.startswith("ct_layer")]
+    vq_cfg = {k: cfg[k] for k in VQ_KEYS}
+    write("vqvae_default.safetensors", vq_rec, {
+        "config": json.dumps(vq_cfg), "weights": "formula",
+        "weight_bounds": json.dumps({k: bounds[k] for k in sorted(vq_names)}),
+        "weight_shapes": json.dumps({k: shapes[k] for k in sorted(vq_names)}),
+        "min_argmin_margin": "%.3g" % marg})
+    write("ctvae_default.safetensors", rec, {
+        "config": json.dumps(cfg), "weights": "formula",
+        "weight_bounds": json.dumps({k: bounds[k] for k in sorted(bounds)}),
+        "weight_shapes": json.dumps({k: shapes[k] for k in sorted(shapes)}),
+        "ct_cases": json.dumps(cases), "actions_tested": json.dumps(DEFAULT_ACTIONS),
+        "min_margins": checks.meta()})
+
+
 if __name__ == "__main__":
     os.makedirs(OUTDIR, exist_ok=True)
     gen_vqvae_tiny()
     gen_ctvae_tiny()
+    gen_default()
