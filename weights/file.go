@@ -6,8 +6,9 @@
 // {string: string}}, then the raw little-endian tensor data. Offsets are
 // relative to the start of the data region.
 //
-// Every file is treated as hostile. Read accepts exactly what the reference
-// implementation accepts, restricted to the dtypes F32, F16 and BF16:
+// Every file is treated as hostile. Read applies the reference
+// implementation's rules and is stricter where the reference is lenient
+// (dtypes, rank, duplicate keys):
 //   - the header is at most MaxHeaderSize bytes, starts with '{', is valid
 //     UTF-8 and strict JSON (no duplicate keys at any level, no unknown fields
 //     in a tensor entry, only whitespace after the object);
