@@ -589,20 +589,15 @@ def mix(t):
     return float((t != 0).float().mean())
 
 
-def central_gap(v, lo_q=0.3, hi_q=0.7, side=0):
+def central_gap(v, lo_q, hi_q):
     """The middle of the widest gap between sorted values v inside their
-    [lo_q, hi_q] quantile window (restricted to v*side > 0 when side != 0),
-    and that gap's half-width. Moving the decision threshold there keeps every
+    [lo_q, hi_q] quantile window, and that gap's half-width. Moving the decision threshold there keeps every
     value far from it, so p > 0.5 decisions are robust to float rounding."""
     s = torch.sort(v.flatten()).values
     lo, hi = torch.quantile(s, lo_q), torch.quantile(s, hi_q)
     mids = (s[1:] + s[:-1]) / 2
     gaps = s[1:] - s[:-1]
     ok = (mids >= lo) & (mids <= hi)
-    if side != 0:
-        ok &= mids * side > 0
-    if not bool(ok.any()):
-        return None, 0.0
     gaps = torch.where(ok, gaps, torch.zeros_like(gaps))
     j = int(torch.argmax(gaps))
     return float(mids[j]), float(gaps[j]) / 2
