@@ -98,7 +98,11 @@ func TestConvMatchesNaive(t *testing.T) {
 			continue
 		}
 		n++
-		convCheck(t, r, NewConv(p), r.IntN(2) == 0, 1e-5)
+		c := NewConv(p)
+		if c.algo == algoWinograd && r.IntN(2) == 0 {
+			c.wino = newWinograd(p, 2) // the tile size NewConv does not pick
+		}
+		convCheck(t, r, c, r.IntN(2) == 0, 1e-5)
 	}
 }
 
@@ -202,6 +206,24 @@ func BenchmarkConv(b *testing.B) {
 				bc.c.Forward(bc.dst, bc.src)
 			}
 			reportFLOPs(b, 2*l.p.MACs())
+		})
+	}
+}
+
+// BenchmarkWinograd compares the two tile sizes on the residual 3×3 layer.
+func BenchmarkWinograd(b *testing.B) {
+	p := ConvParams{N: 1, CIn: 256, H: 8, W: 8, COut: 256, KH: 3, KW: 3, Stride: 1, Pad: 1}
+	for _, m := range []int{2, 4} {
+		b.Run(fmt.Sprintf("F%dx%d/res_3x3_256to256_8x8", m, m), func(b *testing.B) {
+			bc := newBenchConv(p)
+			bc.c.wino = newWinograd(p, m)
+			r := rand.New(rand.NewPCG(1, 1))
+			bc.c.SetWeights(randSlice(r, p.COut*p.CIn*9), nil)
+			b.ResetTimer()
+			for range b.N {
+				bc.c.Forward(bc.dst, bc.src)
+			}
+			reportFLOPs(b, 2*p.MACs())
 		})
 	}
 }

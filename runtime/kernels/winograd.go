@@ -198,6 +198,15 @@ func (w *winograd) inputChannel(c int) {
 						}
 					}
 				}
+				t := n*tiles + ty*w.tw + tx
+				switch m {
+				case 4:
+					w.inputF4(&d, c, t)
+					continue
+				case 2:
+					w.inputF2(&d, c, t)
+					continue
+				}
 				for i := 0; i < a; i++ { // tmp = Bᵀ·d
 					for j := 0; j < a; j++ {
 						var s float32
@@ -209,7 +218,6 @@ func (w *winograd) inputChannel(c int) {
 						tmp[i][j] = s
 					}
 				}
-				t := n*tiles + ty*w.tw + tx
 				for i := 0; i < a; i++ { // V = tmp·B
 					for j := 0; j < a; j++ {
 						var s float32
@@ -246,6 +254,14 @@ func (w *winograd) outputChannel(o int) {
 				for xi := 0; xi < a*a; xi++ {
 					mm[xi/a][xi%a] = w.mo[(xi*p.COut+o)*w.T+t]
 				}
+				switch m {
+				case 4:
+					w.outputF4(&mm, plane, ty, tx, oh, ow, bias)
+					continue
+				case 2:
+					w.outputF2(&mm, plane, ty, tx, oh, ow, bias)
+					continue
+				}
 				for i := 0; i < m; i++ { // tmp = Aᵀ·M
 					for j := 0; j < a; j++ {
 						var s float32
@@ -277,6 +293,129 @@ func (w *winograd) outputChannel(o int) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// F(4×4, 3×3) and F(2×2, 3×3) transforms written out: the generic matrix
+// loops above (kept for other tile sizes) spend more time on branches than
+// on arithmetic.
+// ---------------------------------------------------------------------------
+
+// bt6 is Bᵀ·x for one column x of a 6×6 tile.
+func bt6(x0, x1, x2, x3, x4, x5 float32) (y0, y1, y2, y3, y4, y5 float32) {
+	y0 = 4*x0 - 5*x2 + x4
+	y1 = -4*(x1+x2) + x3 + x4
+	y2 = 4*(x1-x2) - x3 + x4
+	y3 = 2*(x3-x1) - x2 + x4
+	y4 = 2*(x1-x3) - x2 + x4
+	y5 = 4*x1 - 5*x3 + x5
+	return
+}
+
+// at6 is Aᵀ·x for one column x of a 6×6 product tile.
+func at6(x0, x1, x2, x3, x4, x5 float32) (y0, y1, y2, y3 float32) {
+	s12, d12 := x1+x2, x1-x2
+	s34, d34 := x3+x4, x3-x4
+	y0 = x0 + s12 + s34
+	y1 = d12 + 2*d34
+	y2 = s12 + 4*s34
+	y3 = d12 + 8*d34 + x5
+	return
+}
+
+// inputF4 stores V = Bᵀ d B for tile t of channel c.
+func (w *winograd) inputF4(d *[6][6]float32, c, t int) {
+	var tmp [6][6]float32
+	for j := 0; j < 6; j++ {
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j] = bt6(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j])
+	}
+	stride := w.p.CIn * w.T // distance between consecutive ξ
+	v := w.v[c*w.T+t:]
+	for i := 0; i < 6; i++ {
+		r := &tmp[i]
+		y0, y1, y2, y3, y4, y5 := bt6(r[0], r[1], r[2], r[3], r[4], r[5])
+		base := i * 6 * stride
+		v[base] = y0
+		v[base+stride] = y1
+		v[base+2*stride] = y2
+		v[base+3*stride] = y3
+		v[base+4*stride] = y4
+		v[base+5*stride] = y5
+	}
+}
+
+// outputF4 writes Y = Aᵀ M A + bias for one tile into plane (in range only).
+func (w *winograd) outputF4(mm *[6][6]float32, plane []float32, ty, tx, oh, ow int, bias float32) {
+	var tmp [4][6]float32
+	for j := 0; j < 6; j++ {
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = at6(mm[0][j], mm[1][j], mm[2][j], mm[3][j], mm[4][j], mm[5][j])
+	}
+	for i := 0; i < 4; i++ {
+		oy := ty*4 + i
+		if oy >= oh {
+			break
+		}
+		r := &tmp[i]
+		y0, y1, y2, y3 := at6(r[0], r[1], r[2], r[3], r[4], r[5])
+		ox := tx * 4
+		row := plane[oy*ow : (oy+1)*ow]
+		if ox+4 <= ow {
+			row[ox], row[ox+1], row[ox+2], row[ox+3] = y0+bias, y1+bias, y2+bias, y3+bias
+			continue
+		}
+		for j, y := range [4]float32{y0, y1, y2, y3} {
+			if ox+j < ow {
+				row[ox+j] = y + bias
+			}
+		}
+	}
+}
+
+// bt4 is Bᵀ·x for one column x of a 4×4 tile.
+func bt4(x0, x1, x2, x3 float32) (y0, y1, y2, y3 float32) {
+	return x0 - x2, x1 + x2, x2 - x1, x1 - x3
+}
+
+// inputF2 stores V = Bᵀ d B for tile t of channel c (d's top-left 4×4).
+func (w *winograd) inputF2(d *[6][6]float32, c, t int) {
+	var tmp [4][4]float32
+	for j := 0; j < 4; j++ {
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = bt4(d[0][j], d[1][j], d[2][j], d[3][j])
+	}
+	stride := w.p.CIn * w.T
+	v := w.v[c*w.T+t:]
+	for i := 0; i < 4; i++ {
+		r := &tmp[i]
+		y0, y1, y2, y3 := bt4(r[0], r[1], r[2], r[3])
+		base := i * 4 * stride
+		v[base] = y0
+		v[base+stride] = y1
+		v[base+2*stride] = y2
+		v[base+3*stride] = y3
+	}
+}
+
+// outputF2 writes Y = Aᵀ M A + bias for one tile (M in mm's top-left 4×4).
+func (w *winograd) outputF2(mm *[6][6]float32, plane []float32, ty, tx, oh, ow int, bias float32) {
+	var tmp [2][4]float32
+	for j := 0; j < 4; j++ {
+		tmp[0][j] = mm[0][j] + mm[1][j] + mm[2][j]
+		tmp[1][j] = mm[1][j] - mm[2][j] - mm[3][j]
+	}
+	for i := 0; i < 2; i++ {
+		oy := ty*2 + i
+		if oy >= oh {
+			break
+		}
+		r := &tmp[i]
+		y0, y1 := r[0]+r[1]+r[2], r[1]-r[2]-r[3]
+		ox := tx * 2
+		row := plane[oy*ow : (oy+1)*ow]
+		row[ox] = y0 + bias
+		if ox+1 < ow {
+			row[ox+1] = y1 + bias
 		}
 	}
 }
