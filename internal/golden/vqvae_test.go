@@ -2,6 +2,7 @@ package golden
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"ctvae/runtime/ctvae"
@@ -25,6 +26,28 @@ func mustOpen(t *testing.T, name string) *File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Deep layers at the default config (256 channels, dot products of length
+// 2304, Winograd F(4x4,3x3) in the 3x3 convolutions) accumulate float32
+// rounding over a dozen layers: measured max |diff| is 5.5e-5 of the tensor's
+// largest magnitude for z_e. Values there are compared against that scale.
+const deepScaledTol = 2e-4
+
+// compareScaled checks max|got-want| <= tol * max|want|.
+func compareScaled(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	var scale float64
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	if d, at := MaxRelDiff(got, want, scale); d > tol {
+		if at < 0 {
+			t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+			return
+		}
+		t.Errorf("%s: max difference %.3g of the largest magnitude %g at %d (got %g, want %g), tolerance %g", what, d, scale, at, got[at], want[at], tol)
+	}
 }
 
 func mustTensor(t *testing.T, f *File, name string) []float32 {
@@ -85,6 +108,10 @@ func vqvaeFromGolden(t *testing.T, f *File, batch int) *vqvae.Model {
 }
 
 func checkVQVAE(t *testing.T, name string, perLayer bool) {
+	cmp := compare
+	if !perLayer {
+		cmp = func(t *testing.T, what string, got, want []float32) { compareScaled(t, what, got, want, deepScaledTol) }
+	}
 	f := mustOpen(t, name)
 	x := mustTensor(t, f, "io.x")
 	xt, _ := f.Tensor("io.x")
@@ -96,19 +123,19 @@ func checkVQVAE(t *testing.T, name string, perLayer bool) {
 			compare(t, fmt.Sprintf("encoder.%d", i), out, mustTensor(t, f, fmt.Sprintf("io.encoder.%d", i)))
 		}
 	}
-	compare(t, "z_e", m.ZE(), mustTensor(t, f, "io.z_e"))
+	cmp(t, "z_e", m.ZE(), mustTensor(t, f, "io.z_e"))
 	codesEqual(t, "codes", codes, mustTensor(t, f, "io.codes"))
 	img := make([]float32, m.ImageLen())
 	m.Decode(codes, img)
 	if zq, ok := f.Get("io.z_q"); ok {
-		compare(t, "z_q", m.ZQ(), zq.Data)
+		cmp(t, "z_q", m.ZQ(), zq.Data)
 	}
 	if perLayer {
 		for i, out := range m.DecoderOutputs() {
 			compare(t, fmt.Sprintf("decoder.%d", i), out, mustTensor(t, f, fmt.Sprintf("io.decoder.%d", i)))
 		}
 	}
-	compare(t, "recon", img, mustTensor(t, f, "io.recon"))
+	cmp(t, "recon", img, mustTensor(t, f, "io.recon"))
 }
 
 func TestVQVAETinyTwoCodebooksGolden(t *testing.T) { checkVQVAE(t, "vqvae_tiny_k2.safetensors", true) }
