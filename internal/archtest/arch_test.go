@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"weights/...":         {"weights"},
 	"data":                {},
 	"serve":               {},
-	"train":               {"runtime/...", "weights/...", "data"},
+	"train":               {"runtime/...", "weights/...", "data", "internal/modelfile"},
 	"build":               {"weights", "serve"},
 	"ui/...":              {"runtime/...", "weights", "data", "ui/..."},
 	"wasm/...":            {"runtime/...", "weights", "data", "ui/...", "internal/imageio", "internal/modelfile", "wasm/protocol"},

@@ -1,0 +1,237 @@
+package train
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"ctvae/data"
+	"ctvae/runtime/ctvae"
+	"ctvae/runtime/kernels"
+	"ctvae/runtime/nn"
+	"ctvae/runtime/vqvae"
+)
+
+// ---------------------------------------------------------------------------
+// The VQ-VAE phase trainer: batches of train-split images in a per-epoch
+// seeded shuffle, split into shards that run in parallel, gradients summed
+// in shard order, one Adam step per batch, ExponentialLR per epoch.
+// ---------------------------------------------------------------------------
+
+// Options are a run's training settings (the model's are in ctvae.Config).
+type Options struct {
+	Phase string // "vqvae"
+	Batch int
+	LR    float64
+	Decay float64 // learning-rate factor per epoch
+	// EpochImages is the number of images per epoch (the reshuffle and
+	// learning-rate decay period); 0 means the whole train split.
+	EpochImages int
+	// Shards is the number of parallel parts of a batch; the result
+	// depends on it (the order of the gradient sum), not on the threads.
+	Shards int
+	Seed   uint64
+}
+
+// DefaultOptions are the official VQ-VAE pretraining settings (Adam 5e-4,
+// decay 0.98 per epoch, batch 64), with two shards for two cores.
+func DefaultOptions() Options {
+	return Options{Phase: PhaseVQVAE, Batch: 64, LR: 5e-4, Decay: 0.98, Shards: 2, Seed: 1}
+}
+
+// PhaseVQVAE trains the encoder, codebook and decoder on images.
+const PhaseVQVAE = "vqvae"
+
+func (o Options) validate() error {
+	switch {
+	case o.Phase != PhaseVQVAE:
+		return fmt.Errorf("train: phase %q, want %q", o.Phase, PhaseVQVAE)
+	case o.Shards < 1 || o.Shards > 64:
+		return fmt.Errorf("train: shards %d, want 1..64", o.Shards)
+	case o.Batch < o.Shards || o.Batch%o.Shards != 0:
+		return fmt.Errorf("train: batch %d, want a positive multiple of the shard count %d", o.Batch, o.Shards)
+	case !(o.LR > 0 && o.LR < 1):
+		return fmt.Errorf("train: learning rate %v, want in (0, 1)", o.LR)
+	case !(o.Decay > 0 && o.Decay <= 1):
+		return fmt.Errorf("train: decay %v, want in (0, 1]", o.Decay)
+	case o.EpochImages < 0:
+		return fmt.Errorf("train: epoch images %d, want >= 0", o.EpochImages)
+	}
+	return nil
+}
+
+// Trainer is one training run. It is not safe for concurrent use.
+type Trainer struct {
+	Config  ctvae.Config
+	Opts    Options
+	Dataset data.Dataset
+	Params  nn.Params // the VQ-VAE's tensors, trained in place
+	Adam    *Adam
+
+	// Position: the next batch is images perm[Offset:Offset+Batch] of
+	// epoch Epoch; Step batches have been done.
+	Step   int64
+	Epoch  int
+	Offset int
+
+	specs  []nn.Spec
+	splits *data.Splits
+	perm   []int32 // positions in the train split, shuffled for Epoch
+	epochN int     // images per epoch
+	nets   []*vqNet
+	grads  []nn.Params // per shard
+	sum    nn.Params
+	x      []float32
+	idx    []int
+}
+
+// StepResult reports one batch.
+type StepResult struct {
+	Step      int64
+	Epoch     int
+	LR        float64
+	Recon     float64 // MSE(x̂, x)
+	VQ        float64 // beta·commitment + embedding (both equal MSE(z_q, z_e) in value)
+	Total     float64
+	CodesUsed int // distinct codes in the batch
+}
+
+// New starts a run from params (a VQ-VAE parameter set; nil draws
+// PyTorch's default initialisation from opts.Seed).
+func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkTrainable(cfg.Config); err != nil {
+		return nil, err
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if ds.Channels() != cfg.InChannels || ds.Size() != cfg.ImgSize {
+		return nil, fmt.Errorf("train: dataset %s has %d channels of %dx%d, config wants in_channels %d, img_size %d",
+			ds.Name(), ds.Channels(), ds.Size(), ds.Size(), cfg.InChannels, cfg.ImgSize)
+	}
+	specs := vqvae.Specs(cfg.Config)
+	if params == nil {
+		params = nn.InitParams(specs, opts.Seed)
+	} else if err := nn.Check(specs, params); err != nil {
+		return nil, fmt.Errorf("train: initial weights: %w", err)
+	}
+	splits, err := data.NewSplits(ds.Len(), data.DefaultSplitSeed)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	t := &Trainer{Config: cfg, Opts: opts, Dataset: ds, Params: params, Adam: NewAdam(specs, names),
+		specs: specs, splits: splits, sum: newGrads(specs)}
+	t.epochN = splits.Len(data.Train)
+	if opts.EpochImages > 0 {
+		t.epochN = min(t.epochN, opts.EpochImages)
+	}
+	if t.epochN < opts.Batch {
+		return nil, fmt.Errorf("train: an epoch of %d images is shorter than one batch of %d", t.epochN, opts.Batch)
+	}
+	// Shards run in parallel, so the kernels inside each run on one thread.
+	kernels.SetThreads(1)
+	per := opts.Batch / opts.Shards
+	for range opts.Shards {
+		g := newGrads(specs)
+		t.grads = append(t.grads, g)
+		t.nets = append(t.nets, newVQNet(cfg.Config, params, g, per))
+	}
+	t.x = make([]float32, opts.Batch*data.ImageLen(ds))
+	t.idx = make([]int, opts.Batch)
+	t.shuffle()
+	return t, nil
+}
+
+// shuffle draws the order of Epoch's images from (Seed, Epoch) alone, so a
+// resumed run rebuilds it exactly.
+func (t *Trainer) shuffle() {
+	n := t.splits.Len(data.Train)
+	if len(t.perm) != n {
+		t.perm = make([]int32, n)
+	}
+	for i := range t.perm {
+		t.perm[i] = int32(i)
+	}
+	r := rand.New(rand.NewPCG(t.Opts.Seed, 0x5eed0000+uint64(t.Epoch)))
+	r.Shuffle(n, func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] })
+}
+
+// LR is the learning rate of the current epoch.
+func (t *Trainer) LR() float64 { return DecayedLR(t.Opts.LR, t.Opts.Decay, t.Epoch) }
+
+// StepsPerEpoch is the number of full batches per epoch (the rest is dropped).
+func (t *Trainer) StepsPerEpoch() int { return t.epochN / t.Opts.Batch }
+
+// TrainStep trains on the next batch.
+func (t *Trainer) TrainStep() (StepResult, error) {
+	if t.Offset+t.Opts.Batch > t.epochN {
+		t.Epoch++
+		t.Offset = 0
+		t.shuffle()
+	}
+	for i := range t.idx {
+		k, err := t.splits.At(data.Train, int(t.perm[t.Offset+i]))
+		if err != nil {
+			return StepResult{}, err
+		}
+		t.idx[i] = k
+	}
+	if err := data.RenderBatch(t.Dataset, t.x, t.idx); err != nil {
+		return StepResult{}, err
+	}
+	c := t.Config
+	beta := c.Losses().Beta
+	nImg := len(t.x)
+	nLat := t.Opts.Batch * c.EmbeddingDim * c.LatentSize() * c.LatentSize()
+	per := len(t.x) / t.Opts.Shards
+	sums := make([]vqSums, t.Opts.Shards)
+	var wg sync.WaitGroup
+	for s, net := range t.nets {
+		for _, g := range t.grads[s] {
+			clear(g.Data)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := t.x[s*per : (s+1)*per]
+			sums[s] = net.step(x, x, beta, nImg, nLat)
+		}()
+	}
+	wg.Wait()
+	var total vqSums
+	used := map[int32]bool{}
+	for s, net := range t.nets {
+		total.SqErr += sums[s].SqErr
+		total.VQDist += sums[s].VQDist
+		for _, k := range net.codes {
+			used[k] = true
+		}
+	}
+	for _, sp := range t.specs {
+		dst := t.sum[sp.Name].Data
+		copy(dst, t.grads[0][sp.Name].Data)
+		for s := 1; s < len(t.grads); s++ {
+			for i, v := range t.grads[s][sp.Name].Data {
+				dst[i] += v
+			}
+		}
+	}
+	lr := t.LR()
+	t.Adam.Update(t.Params, t.sum, lr)
+	for _, net := range t.nets {
+		net.reload()
+	}
+	t.Offset += t.Opts.Batch
+	t.Step++
+	r := StepResult{Step: t.Step, Epoch: t.Epoch, LR: lr, Recon: total.SqErr / float64(nImg),
+		VQ: (1 + beta) * total.VQDist / float64(nLat), CodesUsed: len(used)}
+	r.Total = r.Recon + r.VQ
+	return r, nil
+}

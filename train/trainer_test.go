@@ -1,0 +1,167 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	"ctvae/data"
+	"ctvae/internal/modelfile"
+	"ctvae/runtime/ctvae"
+	"ctvae/runtime/vqvae"
+)
+
+// smokeConfig is a tiny dSprites VQ-VAE (64x64 input, 8x8 codes).
+func smokeConfig() ctvae.Config {
+	return ctvae.Config{Config: vqvae.Config{InChannels: 1, ImgSize: 64, HiddenDims: []int{4, 8, 8},
+		EmbeddingDim: 8, NumEmbeddings: 16, Codebooks: 1, ResidualLayers: 1}, Beta: 0.25}
+}
+
+func smokeOptions() Options {
+	o := DefaultOptions()
+	o.Batch, o.LR, o.EpochImages, o.Seed = 8, 3e-3, 24, 5
+	return o
+}
+
+func newSmoke(t *testing.T) *Trainer {
+	t.Helper()
+	tr, err := New(data.NewDSprites(), smokeConfig(), smokeOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// recordedCurve is testdata/vqvae_smoke_curve.json: the total loss of each
+// step of the first correct run (recorded with -update-curve).
+const recordedCurve = "testdata/vqvae_smoke_curve.json"
+
+// TestVQVAETrainerSmoke trains 12 steps of the tiny config (4 epochs of 3
+// batches, so the epoch reshuffle and LR decay run too) and checks that the
+// loss decreases and follows the recorded curve. Tolerance 1e-4 relative:
+// the run is deterministic, but the curve should survive harmless changes
+// of float32 summation order in the kernels.
+func TestVQVAETrainerSmoke(t *testing.T) {
+	tr := newSmoke(t)
+	var curve []float64
+	for range 12 {
+		r, err := tr.TrainStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.IsNaN(r.Total) {
+			t.Fatalf("step %d: NaN loss", r.Step)
+		}
+		curve = append(curve, r.Total)
+	}
+	t.Logf("curve %v", curve)
+	if tr.Epoch != 3 {
+		t.Errorf("after 12 steps of 3 per epoch: epoch %d, want 3", tr.Epoch)
+	}
+	first := (curve[0] + curve[1] + curve[2]) / 3
+	last := (curve[9] + curve[10] + curve[11]) / 3
+	if !(last < 0.8*first) {
+		t.Errorf("mean loss of steps 1-3 %.4g, of steps 10-12 %.4g: want a drop of at least 20%%", first, last)
+	}
+	if *updateCurve {
+		b, _ := json.MarshalIndent(curve, "", " ")
+		if err := os.WriteFile(recordedCurve, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(recordedCurve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []float64
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(curve) {
+		t.Fatalf("recorded curve has %d steps, run has %d", len(want), len(curve))
+	}
+	for i := range want {
+		if math.Abs(curve[i]-want[i]) > 1e-4*want[i] {
+			t.Errorf("step %d: loss %.8g, recorded %.8g", i+1, curve[i], want[i])
+		}
+	}
+}
+
+// TestResumeIsExact checks that checkpoint + resume continues bit for bit:
+// 5 steps straight equal 2 steps, checkpoint, resume, 3 steps.
+func TestResumeIsExact(t *testing.T) {
+	a := newSmoke(t)
+	for range 5 {
+		if _, err := a.TrainStep(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newSmoke(t)
+	for range 2 {
+		if _, err := b.TrainStep(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck, err := b.Checkpoint(1.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, secs, err := Resume(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secs != 1.5 || c.Step != 2 {
+		t.Fatalf("resumed at step %d with %v s, want 2 and 1.5", c.Step, secs)
+	}
+	for range 3 {
+		if _, err := c.TrainStep(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, p := range a.Params {
+		q := c.Params[name]
+		for i := range p.Data {
+			if math.Float32bits(p.Data[i]) != math.Float32bits(q.Data[i]) {
+				t.Fatalf("%s[%d]: straight %v, resumed %v", name, i, p.Data[i], q.Data[i])
+			}
+		}
+	}
+	if _, _, err := Resume(ck[:len(ck)-3]); err == nil {
+		t.Error("truncated checkpoint accepted")
+	}
+	mf, err := c.ModelFile("F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, info, err := modelfile.Load(mf, ctvae.Options{})
+	if err != nil {
+		t.Fatalf("trained VQ-VAE file does not load: %v", err)
+	}
+	if info.Meta.Dataset != "dsprites" || m == nil || !bytes.Contains(mf, []byte(`"dsprites"`)) {
+		t.Errorf("model file metadata: dataset %q", info.Meta.Dataset)
+	}
+}
+
+// TestOptionsErrors checks that bad settings are refused with a message.
+func TestOptionsErrors(t *testing.T) {
+	bad := []func(*Options){
+		func(o *Options) { o.Batch = 7 },
+		func(o *Options) { o.Shards = 0 },
+		func(o *Options) { o.LR = 0 },
+		func(o *Options) { o.Decay = 1.5 },
+		func(o *Options) { o.Phase = "nope" },
+	}
+	for i, f := range bad {
+		o := smokeOptions()
+		f(&o)
+		if _, err := New(data.NewDSprites(), smokeConfig(), o, nil); err == nil {
+			t.Errorf("case %d: bad options %+v accepted", i, o)
+		}
+	}
+	if _, err := New(data.NewShapes3D(), smokeConfig(), smokeOptions(), nil); err == nil {
+		t.Error("1-channel config accepted for the 3-channel Shapes3D")
+	}
+}
