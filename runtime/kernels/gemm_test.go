@@ -149,6 +149,38 @@ func TestGEMMThreadsAgree(t *testing.T) {
 	}
 }
 
+// TestGEMMConcurrentCallers shares the pool between goroutines.
+func TestGEMMConcurrentCallers(t *testing.T) {
+	defer SetThreads(Threads())
+	SetThreads(2)
+	r := rand.New(rand.NewPCG(9, 10))
+	m, n, k := 90, 70, 80
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	GEMMNaive(false, false, m, n, k, a, k, b, n, 0, want, n)
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			c := make([]float32, m*n)
+			for range 5 {
+				GEMM(false, false, m, n, k, a, k, b, n, 0, c, n)
+				for i := range c {
+					if !closeTo(float64(c[i]), float64(want[i]), float64(k), 1e-6) {
+						errs <- fmt.Sprintf("c[%d] = %v, want %v", i, c[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
+
 func TestGEMMAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	m, n, k := 128, 96, 300

@@ -4,8 +4,15 @@
 // that states its math, and a randomized test tying the two together.
 //
 // Kernels validate nothing they are handed: shapes come from validated
-// configs, so a mismatch is a bug and panics. They allocate nothing; scratch
-// space is passed in by the caller, sized by the matching *WorkspaceSize.
+// configs, so a mismatch is a bug and panics. Calls allocate nothing in
+// steady state: a Conv allocates its buffers in NewConv, and GEMM takes its
+// packing buffers from a free list that grows only with the number of
+// concurrent callers (and once per larger A than seen before).
+//
+// Threads: natively, large GEMMs and convolutions split their independent
+// outputs over a persistent worker pool (SetThreads; default NumCPU, 1
+// under wasm). Every output is summed in the same order whatever the split,
+// so results are bit-identical for any thread count.
 package kernels
 
 // ConvParams describes a 2-D convolution or transposed convolution on NCHW
