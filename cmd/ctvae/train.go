@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"ctvae/data"
+	"ctvae/train"
+)
+
+func init() {
+	register(command{name: "train", summary: "train a model on a procedural dataset (VQ-VAE phase), resumable", run: runTrain})
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", stderr)
+	def := train.DefaultOptions()
+	dataset := fs.String("dataset", "", "dataset: dsprites or shapes3d (required unless --resume)")
+	configPath := fs.String("config", "", "model config (JSON or official YAML; required unless --resume)")
+	phase := fs.String("phase", def.Phase, "training phase: vqvae")
+	minutes := fs.Float64("minutes", 10, "wall-clock budget of this invocation, in minutes")
+	maxSteps := fs.Int64("steps", 0, "stop after this many total steps (0: no limit)")
+	seed := fs.Uint64("seed", def.Seed, "seed of the initialisation and the data order")
+	out := fs.String("out", "", "output model file .safetensors (required)")
+	resume := fs.String("resume", "", "checkpoint to resume from (its settings win over the flags)")
+	ckptPath := fs.String("checkpoint", "", "checkpoint file written while training (default: OUT.ckpt)")
+	ckptEvery := fs.Float64("checkpoint-minutes", 5, "minutes between checkpoints")
+	csvPath := fs.String("csv", "", "loss log, appended (default: OUT.csv)")
+	batch := fs.Int("batch", def.Batch, "batch size")
+	lr := fs.Float64("lr", def.LR, "Adam learning rate")
+	decay := fs.Float64("decay", def.Decay, "learning-rate factor per epoch")
+	epochImages := fs.Int("epoch-images", 0, "images per epoch for reshuffling and LR decay (0: the whole train split)")
+	shards := fs.Int("shards", def.Shards, "parallel parts of each batch (results depend on it, not on the cores)")
+	every := fs.Int("log-every", 10, "steps between progress lines")
+	dtype := fs.String("dtype", "f32", "dtype of the output model: f32, f16 or bf16")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("--out is required")
+	}
+	dt, err := parseDType(*dtype)
+	if err != nil {
+		return err
+	}
+	if *ckptPath == "" {
+		*ckptPath = *out + ".ckpt"
+	}
+	if *csvPath == "" {
+		*csvPath = *out + ".csv"
+	}
+	var tr *train.Trainer
+	var before float64
+	if *resume != "" {
+		b, err := os.ReadFile(*resume)
+		if err != nil {
+			return err
+		}
+		if tr, before, err = train.Resume(b); err != nil {
+			return fmt.Errorf("%s: %w", *resume, err)
+		}
+		fmt.Fprintf(stderr, "resumed %s at step %d (epoch %d, %.1f min trained)\n", *resume, tr.Step, tr.Epoch, before/60)
+	} else {
+		if *dataset == "" || *configPath == "" {
+			return errors.New("--dataset and --config are required (or --resume)")
+		}
+		ds, err := data.New(*dataset)
+		if err != nil {
+			return err
+		}
+		cfg, err := readConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed}
+		if tr, err = train.New(ds, cfg, opts, nil); err != nil {
+			return err
+		}
+	}
+	csv, err := os.OpenFile(*csvPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer csv.Close()
+	if st, err := csv.Stat(); err == nil && st.Size() == 0 {
+		fmt.Fprintln(csv, "step,epoch,lr,total,recon,vq,codes_used,seconds")
+	}
+	start := time.Now()
+	budget := time.Duration(*minutes * float64(time.Minute))
+	lastCkpt := start
+	saveCkpt := func() error {
+		b, err := tr.Checkpoint(before + time.Since(start).Seconds())
+		if err != nil {
+			return err
+		}
+		// Write then rename, so a crash never leaves a torn checkpoint.
+		if err := os.WriteFile(*ckptPath+".tmp", b, 0o644); err != nil {
+			return err
+		}
+		return os.Rename(*ckptPath+".tmp", *ckptPath)
+	}
+	imgs, t0 := 0, time.Now()
+	for time.Since(start) < budget && (*maxSteps == 0 || tr.Step < *maxSteps) {
+		r, err := tr.TrainStep()
+		if err != nil {
+			return err
+		}
+		imgs += tr.Opts.Batch
+		secs := before + time.Since(start).Seconds()
+		fmt.Fprintf(csv, "%d,%d,%.6g,%.6g,%.6g,%.6g,%d,%.1f\n", r.Step, r.Epoch, r.LR, r.Total, r.Recon, r.VQ, r.CodesUsed, secs)
+		if r.Step%int64(*every) == 0 {
+			rate := float64(imgs) / time.Since(t0).Seconds()
+			left := budget - time.Since(start)
+			fmt.Fprintf(stderr, "step %d epoch %d lr %.3g loss %.5f recon %.5f vq %.5f codes %d | %.1f img/s | ETA %s\n",
+				r.Step, r.Epoch, r.LR, r.Total, r.Recon, r.VQ, r.CodesUsed, rate, left.Round(time.Second))
+			imgs, t0 = 0, time.Now()
+		}
+		if time.Since(lastCkpt) > time.Duration(*ckptEvery*float64(time.Minute)) {
+			if err := saveCkpt(); err != nil {
+				return err
+			}
+			lastCkpt = time.Now()
+		}
+	}
+	if err := saveCkpt(); err != nil {
+		return err
+	}
+	b, err := tr.ModelFile(dt)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and checkpoint %s after step %d (%.1f min of training in total)\n",
+		*out, *ckptPath, tr.Step, (before+time.Since(start).Seconds())/60)
+	return nil
+}
