@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"ui/...":              {"runtime/...", "weights", "data", "ui/..."},
 	"wasm/...":            {"runtime/...", "weights", "data", "ui/...", "internal/imageio", "internal/modelfile", "wasm/protocol"},
 	"wasm/protocol":       {},
-	"wasm/dispatch":       {"runtime/...", "internal/imageio", "internal/modelfile", "wasm/protocol"},
+	"wasm/dispatch":       {"runtime/...", "data", "internal/imageio", "internal/modelfile", "wasm/protocol"},
 	"wasm/engine":         {"wasm/dispatch", "wasm/protocol"},
 	"internal/e2e":        {"serve", "build", "internal/...", "runtime/...", "weights", "data"},
 	"internal/golden":     {"runtime/...", "weights", "internal/modelfile"},

@@ -9,7 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 
+	"ctvae/data"
 	"ctvae/internal/imageio"
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/causal"
@@ -68,8 +71,11 @@ func badInput(err error) error {
 }
 
 func (e *Engine) handle(ctx context.Context, req protocol.Request, progress ctvae.Progress) (protocol.Response, error) {
-	if req.Op == protocol.OpLoad {
+	switch req.Op {
+	case protocol.OpLoad:
 		return e.load(req)
+	case protocol.OpSample:
+		return e.sample(req)
 	}
 	if e.model == nil {
 		return protocol.Response{}, protocol.Errorf(protocol.CodeNoModel, "engine: %s request %d: no model loaded; send a load request first", req.Op, req.ID)
@@ -322,6 +328,67 @@ func (e *Engine) retrieve(ctx context.Context, req protocol.Request, progress ct
 		Arrays: []protocol.Array{{Name: "probs", F32: r.Probs}, {Name: "factorProbs", F32: r.FactorProbs},
 			{Name: "dist", F32: r.Dist}, {Name: "codesX", I32: r.CodesX}, {Name: "codesY", I32: r.CodesY}},
 	}, nil
+}
+
+// sample draws a seeded transition pair: a uniform image index, then a
+// uniform action among those that keep its factor in range.
+func (e *Engine) sample(req protocol.Request) (protocol.Response, error) {
+	name := req.Dataset
+	if name == "" && e.model != nil {
+		name = e.model.Meta.Dataset
+	}
+	if name == "" {
+		return protocol.Response{}, protocol.Errorf(protocol.CodeBadInput, "engine: sample request %d names no dataset and the loaded model (if any) records none; want one of %s", req.ID, strings.Join(data.Names(), ", "))
+	}
+	ds, err := data.New(name)
+	if err != nil {
+		return protocol.Response{}, protocol.Errorf(protocol.CodeBadInput, "engine: sample request %d: %v", req.ID, err)
+	}
+	rng := rand.New(rand.NewPCG(req.Seed, 0x9e3779b97f4a7c15))
+	ix := rng.IntN(ds.Len())
+	fx, err := ds.FactorsOf(ix)
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	factors := ds.Factors()
+	F := len(factors)
+	var valid []int
+	for a := 0; a < 2*F; a++ {
+		f, v := a%F, fx[a%F]
+		if (a < F && v+1 < factors[f].Size) || (a >= F && v > 0) {
+			valid = append(valid, a)
+		}
+	}
+	if len(valid) == 0 {
+		return protocol.Response{}, protocol.Errorf(protocol.CodeInternal, "engine: dataset %s image %d has no factor that can move", name, ix)
+	}
+	a := valid[rng.IntN(len(valid))]
+	fy := append([]int(nil), fx...)
+	if a < F {
+		fy[a]++
+	} else {
+		fy[a-F]--
+	}
+	iy, err := ds.IndexOf(fy)
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	n := data.ImageLen(ds)
+	x, y := make([]float32, n), make([]float32, n)
+	if err := ds.Render(x, ix); err != nil {
+		return protocol.Response{}, err
+	}
+	if err := ds.Render(y, iy); err != nil {
+		return protocol.Response{}, err
+	}
+	names := make([]string, F)
+	for f := range factors {
+		names[f] = factors[f].Name
+	}
+	head := &protocol.Sample{Dataset: ds.Name(), IndexX: ix, IndexY: iy, FactorsX: fx, FactorsY: fy, Names: names,
+		Action: protocol.Named{Index: a, Name: ds.ActionNames()[a]}}
+	return protocol.Response{Head: protocol.Head{Sample: head, Shape: []int{ds.Channels(), ds.Size(), ds.Size()}},
+		Arrays: []protocol.Array{{Name: "x", F32: x}, {Name: "y", F32: y}}}, nil
 }
 
 func joinNotices(x, y string) string {

@@ -21,12 +21,15 @@
 //	{"id":7, "op":"encode", "image":IN}
 //	{"id":8, "op":"decode", "image":{"buf":0,"format":"codes"}}
 //	{"id":9, "op":"cancel", "target":6}
+//	{"id":10, "op":"sample", "dataset":"shapes3d", "seed":7}
 //
 // where IN is {"buf": i, "format": F} and F is "f32" (little-endian float32
 // [C, S, S] in [0, 1], the bytes of a Float32Array), "image" (PNG or JPEG
 // bytes, decoded, centre-cropped and resized in the worker) or "codes"
 // (little-endian int32 [n], the bytes of an Int32Array; intervene, retrieve
-// and decode accept codes). ids are integers in 0..2^53-1, unique among the
+// and decode accept codes). sample renders a seeded random transition pair
+// (x, then y with one factor moved one step) of a procedural dataset (the
+// loaded model's when "dataset" is absent). ids are integers in 0..2^53-1, unique among the
 // requests in flight.
 //
 // A response is {head: "<JSON>", arrays: {name: TypedArray, ...}} with a Head
@@ -71,6 +74,7 @@ const (
 	OpEncode      Op = "encode"
 	OpDecode      Op = "decode"
 	OpCancel      Op = "cancel"
+	OpSample      Op = "sample"
 )
 
 // Format is how an input payload is encoded.
@@ -109,7 +113,8 @@ type Request struct {
 	Op       Op
 	Weights  []byte // load
 	Sampling string // load: "mode" (default) or "sample"
-	Seed     uint64 // load
+	Seed     uint64 // load, sample
+	Dataset  string // sample
 	Image    Input  // reconstruct, intervene, traverse, encode, decode
 	X, Y     Input  // retrieve
 	Action   string // intervene, traverse: an index or a name, resolved by the model
@@ -143,6 +148,7 @@ type requestHead struct {
 	Weights  *int            `json:"weights"`
 	Sampling string          `json:"sampling"`
 	Seed     uint64          `json:"seed"`
+	Dataset  string          `json:"dataset"`
 	Image    *inputHead      `json:"image"`
 	X        *inputHead      `json:"x"`
 	Y        *inputHead      `json:"y"`
@@ -169,7 +175,7 @@ func DecodeRequest(head []byte, bufs [][]byte) (Request, error) {
 	var idOnly struct {
 		ID int64 `json:"id"`
 	}
-	if json.Unmarshal(head, &idOnly) == nil && idOnly.ID >= 0 && idOnly.ID <= maxID {
+	if json.NewDecoder(bytes.NewReader(head)).Decode(&idOnly) == nil && idOnly.ID >= 0 && idOnly.ID <= maxID {
 		req.ID = idOnly.ID
 	}
 	var h requestHead
@@ -203,14 +209,14 @@ type decoder struct {
 func (d *decoder) allow(fields ...string) error {
 	h := d.head
 	set := map[string]bool{
-		"weights": h.Weights != nil, "sampling": h.Sampling != "", "seed": h.Seed != 0,
+		"weights": h.Weights != nil, "sampling": h.Sampling != "", "seed": h.Seed != 0, "dataset": h.Dataset != "",
 		"image": h.Image != nil, "x": h.X != nil, "y": h.Y != nil, "action": len(h.Action) > 0,
 		"steps": h.Steps != 0, "samples": h.Samples != nil, "vq": h.VQ, "target": h.Target != nil,
 	}
 	for _, f := range fields {
 		delete(set, f)
 	}
-	for _, name := range []string{"weights", "sampling", "seed", "image", "x", "y", "action", "steps", "samples", "vq", "target"} {
+	for _, name := range []string{"weights", "sampling", "seed", "dataset", "image", "x", "y", "action", "steps", "samples", "vq", "target"} {
 		if set[name] {
 			return Errorf(CodeBadRequest, "protocol: %s request %d has field %q, which %s does not take (it takes %v)", d.req.Op, d.req.ID, name, d.req.Op, fields)
 		}
@@ -307,10 +313,18 @@ func (d *decoder) decode() error {
 			return Errorf(CodeBadRequest, "protocol: cancel request %d needs an integer \"target\", the id of the request to cancel", r.ID)
 		}
 		r.Target = *h.Target
+	case OpSample:
+		if err = d.allow("dataset", "seed"); err != nil {
+			return err
+		}
+		if len(h.Dataset) > 64 {
+			return Errorf(CodeBadRequest, "protocol: sample request %d has a dataset name of %d bytes, want a short name", r.ID, len(h.Dataset))
+		}
+		r.Dataset, r.Seed = h.Dataset, h.Seed
 	case "":
 		return Errorf(CodeBadRequest, "protocol: request %d has no \"op\"", r.ID)
 	default:
-		return Errorf(CodeBadRequest, "protocol: request %d has unknown op %q, want one of load, info, reconstruct, intervene, traverse, retrieve, encode, decode, cancel", r.ID, r.Op)
+		return Errorf(CodeBadRequest, "protocol: request %d has unknown op %q, want one of load, info, reconstruct, intervene, traverse, retrieve, encode, decode, sample, cancel", r.ID, r.Op)
 	}
 	return err
 }

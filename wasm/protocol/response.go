@@ -45,6 +45,7 @@ type Head struct {
 	Nodes int `json:"nodes,omitempty"`
 
 	Retrieval *Retrieval `json:"retrieval,omitempty"`
+	Sample    *Sample    `json:"sample,omitempty"`
 	Info      *Info      `json:"info,omitempty"`
 	// Cancelled answers a cancel request: whether the target was queued or
 	// running (it then ends with a "cancelled" error).
@@ -73,6 +74,18 @@ type Retrieval struct {
 	Actions    []Scored `json:"actions"`
 	Factors    []Scored `json:"factors"`
 	Samples    int      `json:"samples"`
+}
+
+// Sample is the head part of a sample result; the images "x" and "y"
+// ([C, S, S] each, Shape) come beside it.
+type Sample struct {
+	Dataset  string   `json:"dataset"`
+	IndexX   int      `json:"indexX"`
+	IndexY   int      `json:"indexY"`
+	FactorsX []int    `json:"factorsX"`
+	FactorsY []int    `json:"factorsY"`
+	Names    []string `json:"factorNames"`
+	Action   Named    `json:"action"` // the true action turning x into y
 }
 
 // Info describes the loaded model.
@@ -108,7 +121,7 @@ type Response struct {
 }
 
 // Array returns the named array, or nil.
-func (r *Response) Array(name string) *Array {
+func (r Response) Array(name string) *Array {
 	for i := range r.Arrays {
 		if r.Arrays[i].Name == name {
 			return &r.Arrays[i]
@@ -163,6 +176,9 @@ func EncodeRequest(r Request) (head []byte, bufs [][]byte) {
 	}
 	if r.Seed != 0 {
 		h["seed"] = r.Seed
+	}
+	if r.Dataset != "" {
+		h["dataset"] = r.Dataset
 	}
 	in("image", r.Image)
 	in("x", r.X)
