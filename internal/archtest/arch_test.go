@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"runtime/ctvae":       {"runtime/tensor", "runtime/kernels", "runtime/nn", "runtime/vqvae", "runtime/causal"},
 	"weights":             {},
 	"weights/...":         {"weights"},
+	"weights/checkpoint":  {"weights"},
 	"data":                {},
 	"serve":               {},
 	"train":               {"runtime/...", "weights/...", "data", "internal/modelfile"},
