@@ -180,8 +180,48 @@ def bad_fixtures():
     # unpickler, in torch's archive layout. Written by hand on purpose.
     evil = (b"\x80\x02cos\nsystem\nX\x0a\x00\x00\x00echo pwned\x85R.")
     write_zip("bad_os_system.pt", [(root + "/data.pkl", evil), (root + "/version", b"3\n")])
+    # A view reaching past its storage: size (3, 3) on a 6-float storage.
+    write_zip("bad_view.pt", handmade({"w": Rebuild("0", torch.FloatStorage, (3, 3), (3, 1))},
+                                      {"0": bytes(24)}))
+    # A storage class the converter does not know.
+    write_zip("bad_unknown_storage.pt", handmade({"w": Rebuild("0", torch.QInt8Storage, (2,), (1,))},
+                                                 {"0": bytes(2)}))
     # The small state_dict compressed (deflate): accepted like stored entries.
     write_zip("small_deflate.pt", entries, zipfile.ZIP_DEFLATED)
+
+
+class Rebuild:
+    """Pickles as torch's tensor rebuild call on storage key (numel taken
+    from the raw bytes given to handmade), whatever the shape claims."""
+    def __init__(self, key, storage_type, size, stride):
+        self.key, self.storage_type, self.size, self.stride = key, storage_type, size, stride
+
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2,
+                (StorageRef(self.key, self.storage_type), 0, self.size, self.stride, False,
+                 collections.OrderedDict()))
+
+
+class StorageRef:
+    def __init__(self, key, storage_type):
+        self.key, self.storage_type = key, storage_type
+
+
+def handmade(obj, storages, root="archive"):
+    """A torch.save-style archive of obj whose storages are raw bytes."""
+    import pickle
+    sizes = {"QInt8Storage": 1}
+
+    class P(pickle.Pickler):
+        def persistent_id(self, o):
+            if isinstance(o, StorageRef):
+                size = sizes.get(o.storage_type.__name__, 4)
+                return ("storage", o.storage_type, o.key, "cpu", len(storages[o.key]) // size)
+            return None
+    buf = io.BytesIO()
+    P(buf, protocol=2).dump(obj)
+    return ([(root + "/data.pkl", buf.getvalue())] +
+            [(root + "/data/" + k, v) for k, v in storages.items()] + [(root + "/version", b"3\n")])
 
 
 def storage_key(sd, name):
