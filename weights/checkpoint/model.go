@@ -75,7 +75,7 @@ func ReadModel(b []byte) (*Model, error) {
 		m.About = lightningAbout(root)
 		for i, k := range root.Keys {
 			switch k {
-			case "state_dict", "epoch", "global_step", "pytorch-lightning_version":
+			case "state_dict", "epoch", "global_step", "pytorch-lightning_version", "hparams_name":
 			case "hyper_parameters":
 				hp := plain(root.Values[i], 0)
 				if m.HyperParameters, ok = hp.(map[string]any); !ok {
