@@ -39,6 +39,7 @@ type trainState struct {
 	Offset   int             `json:"offset"`
 	AdamStep int64           `json:"adam_step"`
 	Seconds  float64         `json:"seconds"`
+	Usage    []int64         `json:"usage"`
 }
 
 // Checkpoint serialises the whole run; seconds is the training time so far,
@@ -46,7 +47,7 @@ type trainState struct {
 func (t *Trainer) Checkpoint(seconds float64) ([]byte, error) {
 	st := trainState{Kind: checkpointKind, Version: checkpointVer, Dataset: t.Dataset.Name(),
 		Config: t.Config.JSON(), Options: t.Opts, Step: t.Step, Epoch: t.Epoch, Offset: t.Offset,
-		AdamStep: t.Adam.Step, Seconds: seconds}
+		AdamStep: t.Adam.Step, Seconds: seconds, Usage: t.Usage}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("train: checkpoint state: %w", err)
@@ -131,6 +132,10 @@ func newFromState(ds data.Dataset, cfg ctvae.Config, st trainState, params nn.Pa
 	}
 	t.Adam.Step = st.AdamStep
 	t.Step, t.Epoch, t.Offset = st.Step, st.Epoch, st.Offset
+	if len(st.Usage) != len(t.Usage) {
+		return nil, fmt.Errorf("train: checkpoint has %d code usage counts, want %d", len(st.Usage), len(t.Usage))
+	}
+	copy(t.Usage, st.Usage)
 	if t.Offset < 0 || t.Offset > t.epochN || t.Epoch < 0 {
 		return nil, fmt.Errorf("train: checkpoint position epoch %d offset %d, want offset in [0, %d]", t.Epoch, t.Offset, t.epochN)
 	}

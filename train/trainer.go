@@ -31,6 +31,13 @@ type Options struct {
 	// depends on it (the order of the gradient sum), not on the threads.
 	Shards int
 	Seed   uint64
+	// CodebookInit "data" sets the codebook, before the first step, to z_e
+	// vectors of the first batch drawn at random positions, so every code
+	// starts where the encoder puts its outputs, and every restartEvery
+	// steps moves each code unused since the last restart onto a random z_e
+	// of the batch (dead-code restart); "" (official) keeps U(-1/K, 1/K) and
+	// no restarts, which can leave most codes unused for a long time.
+	CodebookInit string `json:",omitempty"`
 }
 
 // DefaultOptions are the official VQ-VAE pretraining settings (Adam 5e-4,
@@ -38,6 +45,9 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{Phase: PhaseVQVAE, Batch: 64, LR: 5e-4, Decay: 0.98, Shards: 2, Seed: 1}
 }
+
+// CodebookInitData names the data-dependent codebook initialisation.
+const CodebookInitData = "data"
 
 // PhaseVQVAE trains the encoder, codebook and decoder on images.
 const PhaseVQVAE = "vqvae"
@@ -54,6 +64,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: learning rate %v, want in (0, 1)", o.LR)
 	case !(o.Decay > 0 && o.Decay <= 1):
 		return fmt.Errorf("train: decay %v, want in (0, 1]", o.Decay)
+	case o.CodebookInit != "" && o.CodebookInit != CodebookInitData:
+		return fmt.Errorf("train: codebook init %q, want \"\" (official) or %q", o.CodebookInit, CodebookInitData)
 	case o.EpochImages < 0:
 		return fmt.Errorf("train: epoch images %d, want >= 0", o.EpochImages)
 	}
@@ -83,7 +95,12 @@ type Trainer struct {
 	sum    nn.Params
 	x      []float32
 	idx    []int
+	// Usage counts each code's uses since the last dead-code restart.
+	Usage []int64
 }
+
+// restartEvery is the dead-code restart period of CodebookInitData, in steps.
+const restartEvery = 25
 
 // StepResult reports one batch.
 type StepResult struct {
@@ -143,6 +160,7 @@ func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Tr
 		t.grads = append(t.grads, g)
 		t.nets = append(t.nets, newVQNet(cfg.Config, params, g, per))
 	}
+	t.Usage = make([]int64, cfg.NumEmbeddings)
 	t.x = make([]float32, opts.Batch*data.ImageLen(ds))
 	t.idx = make([]int, opts.Batch)
 	t.shuffle()
@@ -186,6 +204,9 @@ func (t *Trainer) TrainStep() (StepResult, error) {
 	if err := data.RenderBatch(t.Dataset, t.x, t.idx); err != nil {
 		return StepResult{}, err
 	}
+	if t.Opts.CodebookInit == CodebookInitData && t.Step%restartEvery == 0 {
+		t.initCodebook(t.Step == 0)
+	}
 	c := t.Config
 	beta := c.Losses().Beta
 	nImg := len(t.x)
@@ -212,6 +233,7 @@ func (t *Trainer) TrainStep() (StepResult, error) {
 		total.VQDist += sums[s].VQDist
 		for _, k := range net.codes {
 			used[k] = true
+			t.Usage[k]++
 		}
 	}
 	for _, sp := range t.specs {
@@ -234,4 +256,27 @@ func (t *Trainer) TrainStep() (StepResult, error) {
 		VQ: (1 + beta) * total.VQDist / float64(nLat), CodesUsed: len(used)}
 	r.Total = r.Recon + r.VQ
 	return r, nil
+}
+
+// initCodebook copies z_e vectors of the current batch, at positions drawn
+// from (seed, step), into every codebook row (all, or those unused since the
+// last restart), then restarts the usage count (CodebookInitData).
+func (t *Trainer) initCodebook(all bool) {
+	c := t.Config
+	D, hw := c.EmbeddingDim, c.LatentSize()*c.LatentSize()
+	net := t.nets[0]
+	per := len(t.x) / t.Opts.Shards
+	ze := net.encode(t.x[:per])
+	r := rand.New(rand.NewPCG(t.Opts.Seed, 0xc0deb00c+uint64(t.Step)))
+	code := t.Params["vq_layer.quantizers.0.embedding.weight"].Data
+	for k := 0; k < c.NumEmbeddings; k++ {
+		n, p := r.IntN(net.n), r.IntN(hw)
+		if !all && t.Usage[k] > 0 {
+			continue
+		}
+		for j := 0; j < D; j++ {
+			code[k*D+j] = ze[(n*D+j)*hw+p]
+		}
+	}
+	clear(t.Usage)
 }

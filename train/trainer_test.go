@@ -91,16 +91,33 @@ func TestVQVAETrainerSmoke(t *testing.T) {
 }
 
 // TestResumeIsExact checks that checkpoint + resume continues bit for bit:
-// 5 steps straight equal 2 steps, checkpoint, resume, 3 steps.
+// 30 steps straight equal 20 steps, checkpoint, resume, 10 steps
+// (crossing epochs and a dead-code restart at step 25), for both
+// codebook initialisations (the data one keeps usage counts across resume).
 func TestResumeIsExact(t *testing.T) {
+	for _, init := range []string{"", CodebookInitData} {
+		t.Run("init="+init, func(t *testing.T) { testResume(t, init) })
+	}
+}
+
+func testResume(t *testing.T, init string) {
+	newSmoke := func(t *testing.T) *Trainer {
+		o := smokeOptions()
+		o.CodebookInit = init
+		tr, err := New(data.NewDSprites(), smokeConfig(), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
 	a := newSmoke(t)
-	for range 5 {
+	for range 30 {
 		if _, err := a.TrainStep(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b := newSmoke(t)
-	for range 2 {
+	for range 20 {
 		if _, err := b.TrainStep(); err != nil {
 			t.Fatal(err)
 		}
@@ -113,10 +130,10 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if secs != 1.5 || c.Step != 2 {
-		t.Fatalf("resumed at step %d with %v s, want 2 and 1.5", c.Step, secs)
+	if secs != 1.5 || c.Step != 20 {
+		t.Fatalf("resumed at step %d with %v s, want 20 and 1.5", c.Step, secs)
 	}
-	for range 3 {
+	for range 10 {
 		if _, err := c.TrainStep(); err != nil {
 			t.Fatal(err)
 		}

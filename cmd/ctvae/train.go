@@ -34,6 +34,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	decay := fs.Float64("decay", def.Decay, "learning-rate factor per epoch")
 	epochImages := fs.Int("epoch-images", 0, "images per epoch for reshuffling and LR decay (0: the whole train split)")
 	shards := fs.Int("shards", def.Shards, "parallel parts of each batch (results depend on it, not on the cores)")
+	cbInit := fs.String("codebook-init", "", "codebook initialisation: \"\" (official uniform) or data (z_e vectors of the first batch)")
 	every := fs.Int("log-every", 10, "steps between progress lines")
 	dtype := fs.String("dtype", "f32", "dtype of the output model: f32, f16 or bf16")
 	if err := fs.Parse(args); err != nil {
@@ -75,7 +76,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed}
+		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed, CodebookInit: *cbInit}
 		if tr, err = train.New(ds, cfg, opts, nil); err != nil {
 			return err
 		}

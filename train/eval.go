@@ -1,0 +1,208 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"ctvae/data"
+	"ctvae/runtime/ctvae"
+)
+
+// ---------------------------------------------------------------------------
+// Evaluation of a model on a split: reconstruction MSE and codebook usage on
+// images; for a model with a causal layer, action retrieval accuracy (2F-way
+// and, folding directions, F-way) overall and per factor, and intervention
+// fidelity: how well CT(x, a) predicts the codes and image of y.
+// ---------------------------------------------------------------------------
+
+// EvalOptions choose what Evaluate measures.
+type EvalOptions struct {
+	Split  data.Split
+	Images int // images for reconstruction and codebook usage
+	Pairs  int // transition pairs for retrieval and fidelity (causal models)
+	// Balanced draws every action equally often; otherwise pairs follow the
+	// split's natural (imbalanced) distribution.
+	Balanced bool
+	Seed     uint64
+}
+
+// FactorReport is the retrieval accuracy on the pairs of one factor.
+type FactorReport struct {
+	Name           string  `json:"name"`
+	Pairs          int     `json:"pairs"`
+	ActionAccuracy float64 `json:"action_accuracy"`
+	FactorAccuracy float64 `json:"factor_accuracy"`
+}
+
+// EvalReport is Evaluate's result, shaped for JSON.
+type EvalReport struct {
+	Dataset        string  `json:"dataset"`
+	Split          string  `json:"split"`
+	Images         int     `json:"images"`
+	ReconMSE       float64 `json:"recon_mse"`
+	CodesUsed      int     `json:"codes_used"`
+	NumCodes       int     `json:"num_codes"`
+	CodePerplexity float64 `json:"code_perplexity"`
+
+	Pairs          int            `json:"pairs,omitempty"`
+	Balanced       bool           `json:"balanced,omitempty"`
+	ActionAccuracy float64        `json:"action_accuracy,omitempty"`
+	FactorAccuracy float64        `json:"factor_accuracy,omitempty"`
+	PerFactor      []FactorReport `json:"per_factor,omitempty"`
+	// CodeFidelity is the fraction of nodes where CT(x, a) predicts y's code.
+	CodeFidelity float64 `json:"code_fidelity,omitempty"`
+	// ChangedFidelity is that fraction over the nodes whose codes differ
+	// between x and y (the part an identity map gets wrong).
+	ChangedFidelity float64 `json:"changed_fidelity,omitempty"`
+	// InterveneMSE is MSE(decode(CT(x, a)), y).
+	InterveneMSE float64 `json:"intervene_mse,omitempty"`
+}
+
+// Evaluate measures m on ds. It renders images itself and runs one image
+// at a time through m (deterministic mode unless m was set otherwise).
+func Evaluate(ctx context.Context, m *ctvae.Model, ds data.Dataset, o EvalOptions) (*EvalReport, error) {
+	if ds.Channels() != m.Config.InChannels || ds.Size() != m.Config.ImgSize {
+		return nil, fmt.Errorf("train: eval: dataset %s (%d channels, %dx%d) does not fit the model (in_channels %d, img_size %d)",
+			ds.Name(), ds.Channels(), ds.Size(), ds.Size(), m.Config.InChannels, m.Config.ImgSize)
+	}
+	if o.Images < 1 {
+		return nil, fmt.Errorf("train: eval: %d images, want >= 1", o.Images)
+	}
+	splits, err := data.NewSplits(ds.Len(), data.DefaultSplitSeed)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := splits.Sample(o.Split, o.Images, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	rep := &EvalReport{Dataset: ds.Name(), Split: o.Split.String(), Images: o.Images, NumCodes: m.Config.NumEmbeddings}
+	x := make([]float32, data.ImageLen(ds))
+	y := make([]float32, len(x))
+	hist := make([]int, m.Config.NumEmbeddings)
+	var se float64
+	for _, i := range idx {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := ds.Render(x, i); err != nil {
+			return nil, err
+		}
+		r, err := m.ReconstructVQ(x)
+		if err != nil {
+			return nil, err
+		}
+		se += sqDist(r.Image, x)
+		for _, c := range r.Input {
+			hist[c]++
+		}
+	}
+	rep.ReconMSE = se / float64(o.Images*len(x))
+	total := float64(o.Images * m.Nodes())
+	var h float64
+	for _, n := range hist {
+		if n > 0 {
+			rep.CodesUsed++
+			p := float64(n) / total
+			h -= p * math.Log(p)
+		}
+	}
+	rep.CodePerplexity = math.Exp(h)
+	if !m.HasCausal() || o.Pairs == 0 {
+		return rep, nil
+	}
+	if err := evalPairs(ctx, m, ds, splits, o, rep, x, y); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *data.Splits, o EvalOptions, rep *EvalReport, x, y []float32) error {
+	tr, err := data.NewTransitions(ds, splits, data.DefaultSettings, data.DefaultSplitSeed)
+	if err != nil {
+		return err
+	}
+	skew := 1.0
+	if o.Balanced {
+		skew = 0
+	}
+	smp, err := data.NewSkewSampler(tr.Pairs[o.Split], ds.NumActions(), skew, o.Seed)
+	if err != nil {
+		return err
+	}
+	F := m.NumFactors()
+	per := make([]FactorReport, F)
+	for f, fac := range ds.Factors() {
+		per[f].Name = fac.Name
+	}
+	codesY := make([]int32, m.Nodes())
+	var actOK, facOK, nodes, nodesOK, changed, changedOK int
+	var ise float64
+	for range o.Pairs {
+		p := smp.Next()
+		if err := ds.Render(x, p.From); err != nil {
+			return err
+		}
+		if err := ds.Render(y, p.To); err != nil {
+			return err
+		}
+		r, err := m.Retrieve(ctx, x, y, 1, nil)
+		if err != nil {
+			return err
+		}
+		f := p.Action % F
+		per[f].Pairs++
+		if r.Best == p.Action {
+			actOK++
+			per[f].ActionAccuracy++
+		}
+		if r.BestFactor == f {
+			facOK++
+			per[f].FactorAccuracy++
+		}
+		copy(codesY, r.CodesY)
+		in, err := m.Intervene(x, p.Action)
+		if err != nil {
+			return err
+		}
+		for i, c := range in.Codes {
+			nodes++
+			if c == codesY[i] {
+				nodesOK++
+			}
+			if in.Input[i] != codesY[i] {
+				changed++
+				if c == codesY[i] {
+					changedOK++
+				}
+			}
+		}
+		ise += sqDist(in.Image, y)
+	}
+	rep.Pairs, rep.Balanced = o.Pairs, o.Balanced
+	rep.ActionAccuracy = float64(actOK) / float64(o.Pairs)
+	rep.FactorAccuracy = float64(facOK) / float64(o.Pairs)
+	for f := range per {
+		if per[f].Pairs > 0 {
+			per[f].ActionAccuracy /= float64(per[f].Pairs)
+			per[f].FactorAccuracy /= float64(per[f].Pairs)
+		}
+	}
+	rep.PerFactor = per
+	rep.CodeFidelity = float64(nodesOK) / float64(nodes)
+	if changed > 0 {
+		rep.ChangedFidelity = float64(changedOK) / float64(changed)
+	}
+	rep.InterveneMSE = ise / float64(o.Pairs*len(y))
+	return nil
+}
+
+func sqDist(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		s += d * d
+	}
+	return s
+}
