@@ -138,17 +138,12 @@ func readMessage(ev safejs.Value) ([]byte, [][]byte, error) {
 	if hv.Type() != safejs.TypeString {
 		return nil, nil, fmt.Errorf("message head is %s, want a JSON string", hv.Type())
 	}
-	n, err := hv.Length()
-	if err != nil {
-		return nil, nil, err
-	}
-	// Length counts UTF-16 units; the UTF-8 form is at most 3x that.
-	if n > protocol.MaxHeadBytes {
-		return nil, nil, fmt.Errorf("message head of %d characters, want at most %d", n, protocol.MaxHeadBytes)
-	}
 	head, err := hv.String()
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(head) > protocol.MaxHeadBytes {
+		return nil, nil, fmt.Errorf("message head of %d bytes, want at most %d", len(head), protocol.MaxHeadBytes)
 	}
 	bv, err := data.Get("bufs")
 	if err != nil {

@@ -1,0 +1,47 @@
+// Bootstrap of the CT-VAE engine worker (a classic dedicated Worker).
+//
+// ctvae.js starts this script and posts {init: {wasmExec, wasm}} (URLs);
+// the worker loads Go's wasm_exec.js, instantiates engine.wasm and runs it.
+// The Go program installs its own onmessage handler and posts
+// {head: '{"type":"ready"}'}; from then on messages follow wasm/protocol.
+// If the engine cannot start, or exits, a {"type":"fatal"} head is posted
+// and ctvae.js restarts the worker.
+'use strict';
+
+function fatal(message) {
+  self.postMessage({ head: JSON.stringify({ id: -1, type: 'fatal', code: 'fatal', message }) });
+}
+
+async function instantiate(url, imports) {
+  const resp = await fetch(url);
+  if (!resp.ok) {
+    throw new Error(`HTTP ${resp.status} fetching ${url}`);
+  }
+  // Kept for hosts that serve .wasm with a wrong MIME type, which makes
+  // instantiateStreaming fail: compile from the bytes instead.
+  const copy = resp.clone();
+  try {
+    return await WebAssembly.instantiateStreaming(resp, imports);
+  } catch (err) {
+    return WebAssembly.instantiate(await copy.arrayBuffer(), imports);
+  }
+}
+
+self.onmessage = async (event) => {
+  const init = event.data && event.data.init;
+  if (!init || typeof init.wasm !== 'string' || typeof init.wasmExec !== 'string') {
+    fatal('engine-worker: the first message must be {init: {wasmExec, wasm}} with two URLs');
+    return;
+  }
+  self.onmessage = null; // the Go program sets its own
+  try {
+    self.importScripts(init.wasmExec);
+    const go = new self.Go();
+    const result = await instantiate(init.wasm, go.importObject);
+    go.run(result.instance).then(
+      () => fatal('engine-worker: the engine program exited'),
+      (err) => fatal(`engine-worker: the engine program failed: ${err && err.message}`));
+  } catch (err) {
+    fatal(`engine-worker: cannot start the engine from ${init.wasm}: ${err && err.message}`);
+  }
+};
