@@ -15,8 +15,11 @@
 // entries are checked against a limit derived from the input size (and a
 // hard cap) before they are read, and read through io.LimitReader; the
 // pickle is pre-scanned so that no length it declares exceeds the bytes it
-// holds; a tensor's view must lie inside its storage and converting tensors
-// yields at most as many elements as the storages hold.
+// holds (its objects then take at most a few hundred bytes per pickle byte,
+// and the pickle is at most MaxPickleSize); a tensor's view must lie inside
+// its storage and converting tensors yields at most as many elements as the
+// storages hold. Walks over the unpickled tree are linear: shared objects
+// are converted once, and summaries stop after a node budget.
 package checkpoint
 
 import (
@@ -35,8 +38,9 @@ import (
 // Limits on what Read accepts.
 const (
 	// MaxPickleSize caps data.pkl. A Lightning checkpoint of the default
-	// model pickles to well under 1 MB; tensors live outside the pickle.
-	MaxPickleSize = 16 << 20
+	// model pickles to well under 1 MB (tensors live outside the pickle);
+	// unpickled objects take up to ~200 bytes per pickle byte.
+	MaxPickleSize = 4 << 20
 	// MaxUncompressed caps the archive's total uncompressed size.
 	MaxUncompressed = 1 << 30
 	// MaxEntries caps the number of archive entries.

@@ -407,3 +407,36 @@ func TestF16MatchesWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedDAGIsLinear: hyper_parameters whose lists share sublists 2^60
+// ways (l_{k+1} = [l_k, l_k]) convert in bounded time, and a dict with many
+// keys.converts in linear time.
+func TestSharedDAGIsLinear(t *testing.T) {
+	var dag strings.Builder // leaves l_60 on the stack
+	dag.WriteString("]q\x000")
+	for k := 0; k < 60; k++ {
+		fmt.Fprintf(&dag, "h%ch%c\x86q%c0", k, k, k+1)
+	}
+	dag.WriteString("h\x3c")
+	var keys strings.Builder
+	keys.WriteString("(")
+	for i := 0; i < 100000; i++ {
+		keys.WriteString("J" + string(binary.LittleEndian.AppendUint32(nil, uint32(i))) + "N")
+	}
+	keys.WriteString("K\x00K\x01u")
+	p := pkl("}(X\x10\x00\x00\x00hyper_parameters}X\x01\x00\x00\x00x" + dag.String() + "s" +
+		"X\x05\x00\x00\x00extra}" + keys.String() +
+		"X\x0a\x00\x00\x00state_dict}X\x01\x00\x00\x00w" +
+		"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x06tQK\x00K\x06\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRsu")
+	b := zipOf(t, zip.Store, "archive/data.pkl", p, "archive/data/0", string(make([]byte, 24)))
+	m, err := ReadModel(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Tensors) != 1 || m.HyperParameters["x"] == nil {
+		t.Fatalf("tensors %v hyper_parameters %.100v", m.Tensors, m.HyperParameters)
+	}
+	if !slices.Contains(m.Dropped, "extra") {
+		t.Errorf("Dropped = %q", m.Dropped)
+	}
+}

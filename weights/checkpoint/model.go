@@ -77,7 +77,8 @@ func ReadModel(b []byte) (*Model, error) {
 			switch k {
 			case "state_dict", "epoch", "global_step", "pytorch-lightning_version", "hparams_name":
 			case "hyper_parameters":
-				hp := plain(root.Values[i], 0)
+				budget := walkBudget
+				hp := plain(root.Values[i], 0, &budget)
 				if m.HyperParameters, ok = hp.(map[string]any); !ok {
 					m.Dropped = append(m.Dropped, fmt.Sprintf("hyper_parameters (%s, not a dict)", describe(root.Values[i])))
 				}
@@ -182,9 +183,18 @@ func lightningAbout(root *Dict) string {
 	return strings.Join(parts, ", ")
 }
 
+// walkBudget bounds the nodes the tree walks below visit: the converted
+// tree shares objects as the pickle did, so a walk that follows every
+// reference could take exponential time on a small file.
+const walkBudget = 1 << 18
+
 // droppedLine describes a dropped value by the tensors it holds.
 func droppedLine(name string, v any) string {
-	n := countTensors(v, 0)
+	budget := walkBudget
+	n := countTensors(v, 0, &budget)
+	if budget < 0 {
+		return name + " (too large to count its tensors)"
+	}
 	switch {
 	case n == 1:
 		if t, ok := v.(*Tensor); ok {
@@ -197,8 +207,8 @@ func droppedLine(name string, v any) string {
 	return name
 }
 
-func countTensors(v any, depth int) int {
-	if depth > maxNesting {
+func countTensors(v any, depth int, budget *int) int {
+	if *budget--; *budget < 0 || depth > maxNesting {
 		return 0
 	}
 	n := 0
@@ -207,11 +217,11 @@ func countTensors(v any, depth int) int {
 		return 1
 	case []any:
 		for _, e := range x {
-			n += countTensors(e, depth+1)
+			n += countTensors(e, depth+1, budget)
 		}
 	case *Dict:
 		for _, e := range x.Values {
-			n += countTensors(e, depth+1)
+			n += countTensors(e, depth+1, budget)
 		}
 	}
 	return n
@@ -220,7 +230,11 @@ func countTensors(v any, depth int) int {
 // plain converts a value to what encoding/json can write. Dicts with
 // non-string keys get their keys printed; tensors and other non-JSON values
 // become short descriptions, so hyper_parameters never fail to convert.
-func plain(v any, depth int) any {
+// Past the budget of visited nodes, values become "<too large>".
+func plain(v any, depth int, budget *int) any {
+	if *budget--; *budget < 0 {
+		return "<too large>"
+	}
 	if depth > maxNesting {
 		return "<nested too deeply>"
 	}
@@ -239,7 +253,7 @@ func plain(v any, depth int) any {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = plain(e, depth+1)
+			out[i] = plain(e, depth+1, budget)
 		}
 		return out
 	case *Dict:
@@ -249,7 +263,7 @@ func plain(v any, depth int) any {
 			if !ok {
 				ks = fmt.Sprint(k)
 			}
-			out[ks] = plain(x.Values[i], depth+1)
+			out[ks] = plain(x.Values[i], depth+1, budget)
 		}
 		return out
 	case *Tensor:

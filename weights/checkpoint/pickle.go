@@ -295,16 +295,6 @@ func (d *Dict) Get(key string) (any, bool) {
 	return nil, false
 }
 
-func (d *Dict) set(k, v any) {
-	for i, old := range d.Keys {
-		if old == k {
-			d.Values[i] = v
-			return
-		}
-	}
-	d.Keys = append(d.Keys, k)
-	d.Values = append(d.Values, v)
-}
 
 // maxNesting bounds how deeply containers nest (APPEND through the memo can
 // nest deeper than MARKs do).
@@ -380,6 +370,7 @@ func (c *converter) list(items []any, depth int) (any, error) {
 
 func (c *converter) dict(entries types.Dict, depth int) (any, error) {
 	d := &Dict{}
+	index := make(map[any]int, len(entries)) // keys are comparable scalars
 	for _, e := range entries {
 		k, err := c.convert(e.Key, depth+1)
 		if err != nil {
@@ -394,7 +385,13 @@ func (c *converter) dict(entries types.Dict, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.set(k, v)
+		if i, ok := index[k]; ok {
+			d.Values[i] = v
+			continue
+		}
+		index[k] = len(d.Keys)
+		d.Keys = append(d.Keys, k)
+		d.Values = append(d.Values, v)
 	}
 	return d, nil
 }

@@ -290,7 +290,7 @@ func (v *vetter) step(op byte) (stop bool, err error) {
 		}
 	case 'g', 'h', 'j': // GET, BINGET, LONG_BINGET
 		var i uint64
-		if i, err = v.memoIndex(map[byte]int{'g': 0, 'h': 1, 'j': 4}[op]); err == nil {
+		if i, err = v.memoIndex(argLen(op)); err == nil {
 			m, ok := v.memo[i]
 			if !ok {
 				return false, fmt.Errorf("memo entry %d read before it is written", i)
@@ -299,7 +299,7 @@ func (v *vetter) step(op byte) (stop bool, err error) {
 		}
 	case 'p', 'q', 'r': // PUT, BINPUT, LONG_BINPUT
 		var i uint64
-		if i, err = v.memoIndex(map[byte]int{'p': 0, 'q': 1, 'r': 4}[op]); err == nil {
+		if i, err = v.memoIndex(argLen(op)); err == nil {
 			err = v.memoize(i)
 		}
 	case 0x94: // MEMOIZE
@@ -355,6 +355,17 @@ func (v *vetter) counted(n int, op byte) error {
 		}
 	}
 	return nil
+}
+
+// argLen is the binary argument size of the memo opcodes (0: a text line).
+func argLen(op byte) int {
+	switch op {
+	case 'h', 'q':
+		return 1
+	case 'j', 'r':
+		return 4
+	}
+	return 0
 }
 
 func (v *vetter) memoize(i uint64) error {
