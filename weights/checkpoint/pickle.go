@@ -295,7 +295,6 @@ func (d *Dict) Get(key string) (any, bool) {
 	return nil, false
 }
 
-
 // maxNesting bounds how deeply containers nest (APPEND through the memo can
 // nest deeper than MARKs do).
 const maxNesting = 100
