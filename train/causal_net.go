@@ -57,10 +57,10 @@ func newCTPass(s ctShape) *ctPass {
 	maxE := n*n + n
 	c := &ctPass{s: s, softM: make([]float64, n), softG: make([]float64, n*n), x: make([]float64, n*d), mpe: make([]float64, n*d), p: make([]float64, n), m: make([]float64, n),
 		dsoftM: make([]float64, n), adj: make([]float64, n*n), G: make([]float64, n*n), dsG: make([]float64, n*n),
-		gr:     edges{off: make([]int, n+1), src: make([]int, 0, maxE), attr: make([]float64, 0, maxE)},
-		g0:     newGatCache(n, s.H, s.h1, d, maxE),
-		g2:     newGatCache(n, 2, d, s.H*s.h1, maxE),
-		h0:     make([]float64, n*s.H*s.h1), h0a: make([]float64, n*s.H*s.h1),
+		gr: edges{off: make([]int, n+1), src: make([]int, 0, maxE), attr: make([]float64, 0, maxE)},
+		g0: newGatCache(n, s.H, s.h1, d, maxE),
+		g2: newGatCache(n, 2, d, s.H*s.h1, maxE),
+		h0: make([]float64, n*s.H*s.h1), h0a: make([]float64, n*s.H*s.h1),
 		logits: make([]float64, n*d), q: make([]float64, n*d),
 		dlog: make([]float64, n*d), dout2: make([]float64, n*2*d), dh0: make([]float64, n*s.H*s.h1),
 		dadj: make([]float64, n*n), dGs: make([]float64, n*n), dm: make([]float64, n)}
