@@ -186,6 +186,11 @@ def bad_fixtures():
     # A storage class the converter does not know.
     write_zip("bad_unknown_storage.pt", handmade({"w": Rebuild("0", torch.QInt8Storage, (2,), (1,))},
                                                  {"0": bytes(2)}))
+    # An nn.Parameter (pickled through _rebuild_parameter) and a bfloat16
+    # tensor, as a model saved whole or in bfloat16 would hold them.
+    write_zip("small_param_bf16.pt", zip_of(collections.OrderedDict(
+        w=torch.nn.Parameter(torch.arange(6, dtype=torch.float32).reshape(2, 3)),
+        b=torch.tensor([1.5, -2.0, 3.0e-3], dtype=torch.bfloat16))))
     # The small state_dict compressed (deflate): accepted like stored entries.
     write_zip("small_deflate.pt", entries, zipfile.ZIP_DEFLATED)
 

@@ -135,6 +135,25 @@ func TestReadModelLightningParts(t *testing.T) {
 	}
 }
 
+// TestReadModelParameterBF16: an nn.Parameter (torch's _rebuild_parameter)
+// and a bfloat16 tensor, values as PyTorch prints them.
+func TestReadModelParameterBF16(t *testing.T) {
+	m, err := ReadModel(fixture(t, "small_param_bf16.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Tensors) != 2 {
+		t.Fatalf("%d tensors", len(m.Tensors))
+	}
+	b, w := m.Tensors[0], m.Tensors[1]
+	if b.Name != "b" || b.DType != weights.BF16 || !slices.Equal(b.Data, []float32{1.5, -2, 0.0030059814453125}) {
+		t.Errorf("b = %s %v %v", b.DType, b.Shape, b.Data)
+	}
+	if w.Name != "w" || w.DType != weights.F32 || !slices.Equal(w.Shape, []int{2, 3}) || !slices.Equal(w.Data, []float32{0, 1, 2, 3, 4, 5}) {
+		t.Errorf("w = %s %v %v", w.DType, w.Shape, w.Data)
+	}
+}
+
 // TestReadModelSafetensors: a safetensors file passes through with its
 // metadata; a "model." prefix is stripped as for checkpoints.
 func TestReadModelSafetensors(t *testing.T) {
