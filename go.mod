@@ -3,6 +3,7 @@ module ctvae
 go 1.26
 
 require (
+	github.com/andybalholm/brotli v1.2.1
 	github.com/chromedp/cdproto v0.0.0-20250403032234-65de8f5d025b
 	github.com/chromedp/chromedp v0.13.6
 	github.com/hack-pad/safejs v0.1.1
