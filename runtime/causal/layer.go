@@ -77,14 +77,25 @@ func (dr *Draws) check(c Config) error {
 }
 
 // discoverer is graph_discovers.k split for per-node evaluation:
-// W1 [x_i ; x_j] + b1 = (aT[c_i] + pu_i) + (bT[c_j] + pv_j).
+// W1 [x_i ; x_j] + b1 = (aT[c_i] + pu_i) + (bT[c_j] + pv_j), and the second
+// layer's sum split as in leaky.go, so that its weights w2 scale (and
+// reorder) the per-node vectors.
 type discoverer struct {
 	aT, bT []float32 // [d, h0]: the halves of W1, transposed so a code picks a row
 	pu, pv []float32 // [n, h0]: W1_a pe_i + b1 and W1_b pe_j
-	w2     []float32 // [h0]
+	w2     signSplit // [h0]
 	b2     float32
-	u, v   []float32 // [n, h0] projections of the current codes
-	ok     bool      // u, v match the current codes
+}
+
+// discSlot holds one discoverer's node vectors for the current codes:
+// U_i = |w2|∘u_i, V_j = |w2|∘v_j (reordered) and the linear parts w2·u_i,
+// w2·v_j. Slot 0 holds MLP 0, slot 1 the last action's MLP; the work is
+// O(n h0), small next to the rows (O(n^2 h0)), so the other actions' MLPs
+// are not kept.
+type discSlot struct {
+	k      int       // discoverer held, -1 for none
+	u, v   []float32 // [n, h0]
+	lu, lv []float64 // [n]
 }
 
 // gat is one GATv2Conv's parameters (raw views into the params).
@@ -109,6 +120,8 @@ type Layer struct {
 	aW, aB            []float32 // a_dense [d, A], [d]
 	maskW, maskPE     []float32 // mask weight [d, A+d]; [n, d] = W_pe pe_i + b
 	disc              []discoverer
+	slots             [2]discSlot
+	hid               []float32 // [h0] scratch
 	g0, g1            gat
 	l0T, r0T          []float32 // [d, c0] module_0 lin_l/lin_r weights, transposed
 	l0PE, r0PE        []float32 // [n, c0] W pe_i + b for module_0 lin_l/lin_r
@@ -180,9 +193,12 @@ func New(c Config, params nn.Params) (*Layer, error) {
 		kernels.GEMM(false, true, n, h0, d, pe, d, w1, 2*d, 0, ds.pu, h0)
 		addRows(ds.pu, b1)
 		kernels.GEMM(false, true, n, h0, d, pe, d, w1[d:], 2*d, 0, ds.pv, h0)
-		ds.w2, ds.b2 = p(g+"2.weight"), p(g + "2.bias")[0]
-		ds.u, ds.v = make([]float32, n*h0), make([]float32, n*h0)
+		ds.w2, ds.b2 = newSignSplit(p(g+"2.weight"), 1, h0), p(g + "2.bias")[0]
 	}
+	for k := range l.slots {
+		l.slots[k] = discSlot{k: -1, u: make([]float32, n*h0), v: make([]float32, n*h0), lu: make([]float64, n), lv: make([]float64, n)}
+	}
+	l.hid = make([]float32, h0)
 
 	l.g0 = gatParams(params, Prefix+"graph_transitioner.module_0.")
 	l.g1 = gatParams(params, Prefix+"graph_transitioner.module_2.")
@@ -327,9 +343,7 @@ func (l *Layer) setCodes(codes []int32, noise []float32) {
 	if !same {
 		copy(l.codes, codes)
 		l.haveCodes = true
-		for k := range l.disc {
-			l.disc[k].ok = false
-		}
+		l.slots[0].k, l.slots[1].k = -1, -1
 		clear(l.row0OK)
 		clear(l.rowAOK)
 	}
@@ -440,69 +454,54 @@ func (l *Layer) graphStep(action int, s Sampling, dr *Draws) {
 	}
 }
 
-// discoverRow evaluates discoverer k on the pairs (i, j), j = 0..n-1:
-// dst[j] = sigmoid(b2 + Σ_h w2[h] LeakyReLU(u_i[h] + v_j[h])).
-func (l *Layer) discoverRow(dst []float32, k, i int) {
+// fillSlot computes discoverer k's node vectors for the current codes.
+func (l *Layer) fillSlot(sl *discSlot, k int) {
 	ds := &l.disc[k]
 	h0 := l.h0
-	if !ds.ok {
-		for node, c := range l.codes {
-			u, v := ds.u[node*h0:(node+1)*h0], ds.v[node*h0:(node+1)*h0]
-			ac, bc := ds.aT[int(c)*h0:(int(c)+1)*h0], ds.bT[int(c)*h0:(int(c)+1)*h0]
-			pu, pv := ds.pu[node*h0:(node+1)*h0], ds.pv[node*h0:(node+1)*h0]
-			for h := range u {
-				u[h] = ac[h] + pu[h]
-				v[h] = bc[h] + pv[h]
-			}
+	u := l.hid
+	for node, c := range l.codes {
+		ac, pu := ds.aT[int(c)*h0:(int(c)+1)*h0], ds.pu[node*h0:(node+1)*h0]
+		for h := range u {
+			u[h] = ac[h] + pu[h]
 		}
-		ds.ok = true
+		sl.lu[node] = ds.w2.scale(sl.u[node*h0:(node+1)*h0], u, 0)
+		bc, pv := ds.bT[int(c)*h0:(int(c)+1)*h0], ds.pv[node*h0:(node+1)*h0]
+		for h := range u {
+			u[h] = bc[h] + pv[h]
+		}
+		sl.lv[node] = ds.w2.scale(sl.v[node*h0:(node+1)*h0], u, 0)
 	}
-	u := ds.u[i*h0 : (i+1)*h0]
-	for j := range dst {
-		dst[j] = pairScore(u, ds.v[j*h0:(j+1)*h0], ds.w2) + ds.b2
+	sl.k = k
+}
+
+// discoverRow evaluates discoverer k on the pairs (i, j), j = 0..n-1:
+// dst[j] = sigmoid(b2 + Σ_h w2[h] LeakyReLU(u_i[h] + v_j[h])), split as in
+// leaky.go: b2 + 0.505 (w2·u_i + w2·v_j) + 0.495 Σ_h sgn(w2[h]) |U_ih + V_jh|.
+func (l *Layer) discoverRow(dst []float32, k, i int) {
+	sl := &l.slots[0]
+	if k != 0 {
+		sl = &l.slots[1]
+	}
+	if sl.k != k {
+		l.fillSlot(sl, k)
+	}
+	ds := &l.disc[k]
+	h0, q, neg := l.h0, ds.w2.q[0], ds.w2.tailNeg[0]
+	u, v := sl.u[i*h0:(i+1)*h0], sl.v
+	lu, b2 := sl.lu[i], float64(ds.b2)
+	j := 0
+	for ; j+4 <= len(dst); j += 4 {
+		a0, a1, a2, a3 := absSum4(u, v[j*h0:(j+1)*h0], v[(j+1)*h0:(j+2)*h0], v[(j+2)*h0:(j+3)*h0], v[(j+3)*h0:(j+4)*h0], q, neg)
+		dst[j] = splitScore(b2, lu+sl.lv[j], a0, 0.01)
+		dst[j+1] = splitScore(b2, lu+sl.lv[j+1], a1, 0.01)
+		dst[j+2] = splitScore(b2, lu+sl.lv[j+2], a2, 0.01)
+		dst[j+3] = splitScore(b2, lu+sl.lv[j+3], a3, 0.01)
+	}
+	for ; j < len(dst); j++ {
+		dst[j] = splitScore(b2, lu+sl.lv[j], absSum(u, v[j*h0:(j+1)*h0], q, neg), 0.01)
 	}
 	kernels.Sigmoid(dst)
 	l.macs += int64(len(dst) * h0)
-}
-
-// pairScore is Σ_h w[h] LeakyReLU_0.01(u[h] + v[h]), four partial sums.
-func pairScore(u, v, w []float32) float32 {
-	v = v[:len(u)]
-	w = w[:len(u)]
-	var s0, s1, s2, s3 float32
-	h := 0
-	for ; h+4 <= len(u); h += 4 {
-		z0 := u[h] + v[h]
-		z1 := u[h+1] + v[h+1]
-		z2 := u[h+2] + v[h+2]
-		z3 := u[h+3] + v[h+3]
-		// Branches, not max(): Go's float max handles NaN and signed
-		// zeros and costs 2-3x more here, natively and under wasm.
-		if z0 < 0 {
-			z0 *= 0.01
-		}
-		if z1 < 0 {
-			z1 *= 0.01
-		}
-		if z2 < 0 {
-			z2 *= 0.01
-		}
-		if z3 < 0 {
-			z3 *= 0.01
-		}
-		s0 += w[h] * z0
-		s1 += w[h+1] * z1
-		s2 += w[h+2] * z2
-		s3 += w[h+3] * z3
-	}
-	for ; h < len(u); h++ {
-		z := u[h] + v[h]
-		if z < 0 {
-			z *= 0.01
-		}
-		s0 += w[h] * z
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // attScore is Σ_c att[c] LeakyReLU_0.2(xl[c] + xr[c] + le[c]·w): the GATv2

@@ -1,0 +1,196 @@
+package causal
+
+import "math"
+
+// ---------------------------------------------------------------- split LeakyReLU sums
+//
+// The discoverers and both GATv2 layers evaluate, for many pairs (x, y),
+//
+//	Σ_c w_c LeakyReLU_s(x_c + y_c),
+//
+// where x and y are per-node vectors. LeakyReLU_s(z) = (1+s)/2 z + (1-s)/2 |z|,
+// so the sum is (1+s)/2 (w·x + w·y) + (1-s)/2 Σ_c w_c |x_c + y_c|: the linear
+// part is a dot product per node, and only the absolute values are pairwise.
+// With X = |w|∘x, Y = |w|∘y (channels reordered) the pairwise part is
+// Σ_c sgn(w_c) |X_c + Y_c|: no multiply and, unlike the LeakyReLU's
+// data-dependent branch (signs are random here, so it mispredicts half the
+// time), no branch. Go has no float conditional move, and math.Max/max()
+// handle NaN and signed zeros at 2-3x the cost of a branch; the absolute
+// value is a bit mask.
+//
+// The order alternates a positive-weight and a negative-weight channel, then
+// the channels left over of the more common sign: partial sums of
+// |a| - |b| stay as small as the direct sum's, where summing all positive
+// terms first would grow them to Σ |X_c + Y_c| and lose float32 precision
+// (the default golden's discoverer gain makes that visible). The rewrite is
+// exact in real arithmetic and differs from the direct sum by float32
+// rounding; leakyDot is the direct form, kept as the twin tests compare with.
+
+// signSplit is a weight vector w split into heads of c channels, each
+// reordered as +,-,+,-,... for its first 2q channels, then the rest, all of
+// one sign.
+type signSplit struct {
+	c       int
+	perm    []int32   // [heads*c] channel (within the head) at each position
+	abs     []float32 // [heads*c] |w| in that order
+	q       []int     // [heads] pairs of opposite signs
+	tailNeg []bool    // [heads] the channels after the pairs have w < 0
+}
+
+func newSignSplit(w []float32, heads, c int) signSplit {
+	s := signSplit{c: c, perm: make([]int32, heads*c), abs: make([]float32, heads*c), q: make([]int, heads), tailNeg: make([]bool, heads)}
+	var pos, neg []int32
+	for h := 0; h < heads; h++ {
+		wh := w[h*c : (h+1)*c]
+		pos, neg = pos[:0], neg[:0]
+		for ch, v := range wh {
+			if v >= 0 {
+				pos = append(pos, int32(ch))
+			} else {
+				neg = append(neg, int32(ch))
+			}
+		}
+		q := min(len(pos), len(neg))
+		order := s.perm[h*c : (h+1)*c]
+		for k := 0; k < q; k++ {
+			order[2*k], order[2*k+1] = pos[k], neg[k]
+		}
+		rest := pos[q:]
+		if len(neg) > q {
+			rest = neg[q:]
+			s.tailNeg[h] = true
+		}
+		copy(order[2*q:], rest)
+		s.q[h] = q
+		for k, ch := range order {
+			s.abs[h*c+k] = float32(math.Abs(float64(wh[ch])))
+		}
+	}
+	return s
+}
+
+// neg reports whether w < 0 at position k of head h.
+func (s *signSplit) neg(h, k int) bool {
+	if k < 2*s.q[h] {
+		return k%2 == 1
+	}
+	return s.tailNeg[h]
+}
+
+// scale writes X = |w|∘x for head h into dst [c] (x [c] in channel order)
+// and returns w·x = Σ_k sgn_k X_k, summed in float64.
+func (s *signSplit) scale(dst, x []float32, h int) float64 {
+	c := s.c
+	perm, abs := s.perm[h*c:(h+1)*c], s.abs[h*c:(h+1)*c]
+	dst, x = dst[:c], x[:c]
+	var lin float64
+	for k, ch := range perm {
+		v := abs[k] * x[ch]
+		dst[k] = v
+		if s.neg(h, k) {
+			lin -= float64(v)
+		} else {
+			lin += float64(v)
+		}
+	}
+	return lin
+}
+
+// abs32 is |x| as a bit mask: Go has no float32 absolute value, and the
+// float64 round trip costs two conversions.
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
+// absSum is Σ_k sgn_k |x_k + y_k| in the signSplit order (q pairs, then
+// the tail, negated when neg); y is at least as long as x.
+func absSum(x, y []float32, q int, neg bool) float32 {
+	y = y[:len(x)]
+	var a0, a1 float32
+	k := 0
+	for ; k+4 <= 2*q; k += 4 {
+		a0 += abs32(x[k]+y[k]) - abs32(x[k+1]+y[k+1])
+		a1 += abs32(x[k+2]+y[k+2]) - abs32(x[k+3]+y[k+3])
+	}
+	for ; k < 2*q; k += 2 {
+		a0 += abs32(x[k]+y[k]) - abs32(x[k+1]+y[k+1])
+	}
+	var t float32
+	for ; k < len(x); k++ {
+		t += abs32(x[k] + y[k])
+	}
+	if neg {
+		t = -t
+	}
+	return (a0 + a1) + t
+}
+
+// absSum4 is absSum of x against y0..y3 at once, so that each x_k is loaded
+// once for four pairs.
+func absSum4(x, y0, y1, y2, y3 []float32, q int, neg bool) (s0, s1, s2, s3 float32) {
+	y0, y1, y2, y3 = y0[:len(x)], y1[:len(x)], y2[:len(x)], y3[:len(x)]
+	var a0, a1, a2, a3 float32
+	k := 0
+	for ; k < 2*q; k += 2 {
+		v, w := x[k], x[k+1]
+		a0 += abs32(v+y0[k]) - abs32(w+y0[k+1])
+		a1 += abs32(v+y1[k]) - abs32(w+y1[k+1])
+		a2 += abs32(v+y2[k]) - abs32(w+y2[k+1])
+		a3 += abs32(v+y3[k]) - abs32(w+y3[k+1])
+	}
+	var t0, t1, t2, t3 float32
+	for ; k < len(x); k++ {
+		v := x[k]
+		t0 += abs32(v + y0[k])
+		t1 += abs32(v + y1[k])
+		t2 += abs32(v + y2[k])
+		t3 += abs32(v + y3[k])
+	}
+	if neg {
+		return a0 - t0, a1 - t1, a2 - t2, a3 - t3
+	}
+	return a0 + t0, a1 + t1, a2 + t2, a3 + t3
+}
+
+// absSumEdge is Σ_k sgn_k |x_k + y_k + e_k t| in the signSplit order: a
+// GATv2 score's pairwise part with edge attribute t (e = |att|∘lin_edge).
+func absSumEdge(x, y, e []float32, t float32, q int, neg bool) float32 {
+	y, e = y[:len(x)], e[:len(x)]
+	var a0, a1 float32
+	k := 0
+	for ; k+4 <= 2*q; k += 4 {
+		a0 += abs32(x[k]+y[k]+e[k]*t) - abs32(x[k+1]+y[k+1]+e[k+1]*t)
+		a1 += abs32(x[k+2]+y[k+2]+e[k+2]*t) - abs32(x[k+3]+y[k+3]+e[k+3]*t)
+	}
+	for ; k < 2*q; k += 2 {
+		a0 += abs32(x[k]+y[k]+e[k]*t) - abs32(x[k+1]+y[k+1]+e[k+1]*t)
+	}
+	var r float32
+	for ; k < len(x); k++ {
+		r += abs32(x[k] + y[k] + e[k]*t)
+	}
+	if neg {
+		r = -r
+	}
+	return (a0 + a1) + r
+}
+
+// splitScore combines the parts: b + Σ w LeakyReLU_s(z) = b + (1+s)/2 lin + (1-s)/2 abs.
+func splitScore(b, lin float64, abs float32, slope float64) float32 {
+	return float32(b + (1+slope)/2*lin + (1-slope)/2*float64(abs))
+}
+
+// leakyDot is the direct form Σ_c w_c LeakyReLU_s(x_c + y_c + e_c t): the
+// specification of the split sums above (e may be nil for no edge term).
+func leakyDot(w, x, y, e []float32, t, slope float32) float32 {
+	var s float32
+	for c := range w {
+		z := x[c] + y[c]
+		if e != nil {
+			z += e[c] * t
+		}
+		if z < 0 {
+			z *= slope
+		}
+		s += w[c] * z
+	}
+	return s
+}
