@@ -463,7 +463,10 @@ func TestBrowser(t *testing.T) {
 	eval(t, ctx, "crash", `(async () => {
   const m = example.model();
   await m.load('model.safetensors');
-  const p = m.retrieve(example.state.x, example.state.y);
+  let running;
+  const started = new Promise((r) => { running = r; });
+  const p = m.retrieve(example.state.x, example.state.y, {onProgress: running});
+  await started; // the request is in the worker
   // A dead worker: stop it and deliver the error event a crash raises.
   m.worker.terminate();
   m.worker.dispatchEvent(new ErrorEvent('error', {message: 'simulated crash'}));

@@ -184,8 +184,19 @@ export class CTVAE {
     });
   }
 
+  // #ready waits for the current worker; if it crashes meanwhile, for its
+  // replacement, so no request goes to a worker that is still starting.
+  async #ready() {
+    for (;;) {
+      const s = this.#started;
+      await s;
+      if (s === this.#started) {
+        return;
+      }
+    }
+  }
+
   async #request(op, fields, inputs = {}, opts = {}) {
-    await this.#started;
     const bufs = [];
     const head = { ...fields };
     for (const [name, value] of Object.entries(inputs)) {
@@ -193,6 +204,7 @@ export class CTVAE {
       head[name] = { buf: bufs.length, format };
       bufs.push(buf);
     }
+    await this.#ready();
     return this.#send(op, head, bufs, null, opts);
   }
 
@@ -221,7 +233,7 @@ export class CTVAE {
       }
     }
     tell('load', bytes.byteLength, bytes.byteLength);
-    await this.#started;
+    await this.#ready();
     const result = await this.#send('load', { sampling, seed }, [bytes.slice().buffer], 'weights');
     this.#weights = { bytes, sampling, seed };
     return result.info;
