@@ -129,6 +129,15 @@ type Layer struct {
 	haveCodes         bool
 	cleanNodes        bool      // xl0/xr0 hold noise-free projections of codes
 	xl0, xr0          []float32 // [n, c0] module_0 source/target projections
+	att0, att1        signSplit // module_0 / module_2 att, per head (leaky.go)
+	le0s, le1s        []float32 // [c0], [H*d] |att|∘lin_edge in att order
+	le0Lin, le1Lin    []float64 // [H] att·lin_edge per head
+	xl0s, xr0s        []float32 // [n, c0] |att|∘xl0, |att|∘xr0 in att order
+	xl0Lin, xr0Lin    []float64 // [n, H] att·xl0, att·xr0 per node and head
+	xl1s              [2][]float32 // [n, d] |att|∘xl1 at the slot's head
+	xl1Lin            [2][]float64 // [n]
+	xr1s              []float32 // [n, d] |att|∘xr1 at each node's head
+	xr1Lin            []float64 // [n]
 	row0, rowA        []float32 // [n, n] cached discoverer rows: MLP 0, MLP 1+rowAct
 	row0OK, rowAOK    []bool
 	rowAct            int
@@ -208,6 +217,19 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	addRows(l.l0PE, l.g0.bl)
 	kernels.GEMM(false, true, n, c0, d, pe, d, l.g0.wr, d, 0, l.r0PE, c0)
 	addRows(l.r0PE, l.g0.br)
+
+	l.att0, l.att1 = newSignSplit(l.g0.att, H, h1), newSignSplit(l.g1.att, H, d)
+	l.le0s, l.le1s = make([]float32, c0), make([]float32, H*d)
+	l.le0Lin, l.le1Lin = make([]float64, H), make([]float64, H)
+	for h := 0; h < H; h++ {
+		l.le0Lin[h] = l.att0.scale(l.le0s[h*h1:(h+1)*h1], l.g0.le[h*h1:(h+1)*h1], h)
+		l.le1Lin[h] = l.att1.scale(l.le1s[h*d:(h+1)*d], l.g1.le[h*d:(h+1)*d], h)
+	}
+	l.xl0s, l.xr0s = make([]float32, n*c0), make([]float32, n*c0)
+	l.xl0Lin, l.xr0Lin = make([]float64, n*H), make([]float64, n*H)
+	l.xl1s = [2][]float32{make([]float32, n*d), make([]float32, n*d)}
+	l.xl1Lin = [2][]float64{make([]float64, n), make([]float64, n)}
+	l.xr1s, l.xr1Lin = make([]float32, n*d), make([]float64, n)
 
 	l.codes = make([]int32, n)
 	l.xl0, l.xr0 = make([]float32, n*c0), make([]float32, n*c0)
@@ -367,6 +389,13 @@ func (l *Layer) setCodes(codes []int32, noise []float32) {
 		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wl, l.d, 1, l.xl0, c0)
 		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wr, l.d, 1, l.xr0, c0)
 		l.macs += 2 * int64(l.n*l.d*c0)
+	}
+	for i := 0; i < l.n; i++ {
+		for h := 0; h < l.H; h++ {
+			o := i*c0 + h*l.h1
+			l.xl0Lin[i*l.H+h] = l.att0.scale(l.xl0s[o:o+l.h1], l.xl0[o:o+l.h1], h)
+			l.xr0Lin[i*l.H+h] = l.att0.scale(l.xr0s[o:o+l.h1], l.xr0[o:o+l.h1], h)
+		}
 	}
 }
 
@@ -581,7 +610,6 @@ func (l *Layer) layer0() {
 	for j := 0; j < n; j++ {
 		cnt := l.cnt[j]
 		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
-		xr := l.xr0[j*c0 : (j+1)*c0]
 		for e, i32 := range src {
 			i := int(i32)
 			slot := i*n + j
@@ -590,10 +618,13 @@ func (l *Layer) layer0() {
 				copy(sc, l.eScore[slot*H:(slot+1)*H])
 				continue
 			}
-			xl := l.xl0[i*c0 : (i+1)*c0]
+			// attScore split as in leaky.go.
+			xls, xrs := l.xl0s[i*c0:(i+1)*c0], l.xr0s[j*c0:(j+1)*c0]
+			t := attr[e]
 			for h := 0; h < H; h++ {
 				o := h * h1
-				sc[h] = attScore(xl[o:o+h1], xr[o:o+h1], g.le[o:o+h1], g.att[o:o+h1], attr[e])
+				lin := l.xl0Lin[i*H+h] + l.xr0Lin[j*H+h] + float64(t)*l.le0Lin[h]
+				sc[h] = splitScore(0, lin, absSumEdge(xls[o:o+h1], xrs[o:o+h1], l.le0s[o:o+h1], t, l.att0.q[h], l.att0.tailNeg[h]), 0.2)
 			}
 			copy(l.eScore[slot*H:(slot+1)*H], sc)
 			l.eAttr[slot], l.eOK[slot] = attr[e], true
@@ -659,6 +690,21 @@ func (l *Layer) layer1(action int) {
 		}
 		l.project(l.xr1, l.rows, g.wr, g.br, hd(slot))
 	}
+	// Scaled copies for the split scores (leaky.go).
+	for slot := 0; slot < 2; slot++ {
+		for i, ok := range l.need[slot] {
+			if ok {
+				l.xl1Lin[slot][i] = l.att1.scale(l.xl1s[slot][i*d:(i+1)*d], l.xl1[slot][i*d:(i+1)*d], hd(slot))
+			}
+		}
+	}
+	for j := 0; j < n; j++ {
+		slot := 0
+		if l.m[j] {
+			slot = 1
+		}
+		l.xr1Lin[j] = l.att1.scale(l.xr1s[j*d:(j+1)*d], l.xr1[j*d:(j+1)*d], hd(slot))
+	}
 	for j := 0; j < n; j++ {
 		slot := 0
 		if l.m[j] {
@@ -666,13 +712,15 @@ func (l *Layer) layer1(action int) {
 		}
 		h := hd(slot)
 		o := h * d
-		att, le := g.att[o:o+d], g.le[o:o+d]
+		q, neg, les := l.att1.q[h], l.att1.tailNeg[h], l.le1s[o:o+d]
 		cnt := l.cnt[j]
 		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
-		xr := l.xr1[j*d : (j+1)*d]
+		xrs, xls := l.xr1s[j*d:(j+1)*d], l.xl1s[slot]
 		xl := l.xl1[slot]
 		for e, i := range src {
-			l.score[e] = attScore(xl[int(i)*d:(int(i)+1)*d], xr, le, att, attr[e])
+			t := attr[e]
+			lin := l.xl1Lin[slot][i] + l.xr1Lin[j] + float64(t)*l.le1Lin[h]
+			l.score[e] = splitScore(0, lin, absSumEdge(xls[int(i)*d:(int(i)+1)*d], xrs, les, t, q, neg), 0.2)
 		}
 		softmaxEdges(l.score, cnt, 1)
 		out := l.out.Logits[j*d : (j+1)*d]
