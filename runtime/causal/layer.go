@@ -127,18 +127,18 @@ type Layer struct {
 	l0PE, r0PE        []float32 // [n, c0] W pe_i + b for module_0 lin_l/lin_r
 	codes             []int32   // codes the caches below belong to
 	haveCodes         bool
-	cleanNodes        bool      // xl0/xr0 hold noise-free projections of codes
-	xl0, xr0          []float32 // [n, c0] module_0 source/target projections
-	att0, att1        signSplit // module_0 / module_2 att, per head (leaky.go)
-	le0s, le1s        []float32 // [c0], [H*d] |att|∘lin_edge in att order
-	le0Lin, le1Lin    []float64 // [H] att·lin_edge per head
-	xl0s, xr0s        []float32 // [n, c0] |att|∘xl0, |att|∘xr0 in att order
-	xl0Lin, xr0Lin    []float64 // [n, H] att·xl0, att·xr0 per node and head
+	cleanNodes        bool         // xl0/xr0 hold noise-free projections of codes
+	xl0, xr0          []float32    // [n, c0] module_0 source/target projections
+	att0, att1        signSplit    // module_0 / module_2 att, per head (leaky.go)
+	le0s, le1s        []float32    // [c0], [H*d] |att|∘lin_edge in att order
+	le0Lin, le1Lin    []float64    // [H] att·lin_edge per head
+	xl0s, xr0s        []float32    // [n, c0] |att|∘xl0, |att|∘xr0 in att order
+	xl0Lin, xr0Lin    []float64    // [n, H] att·xl0, att·xr0 per node and head
 	xl1s              [2][]float32 // [n, d] |att|∘xl1 at the slot's head
 	xl1Lin            [2][]float64 // [n]
-	xr1s              []float32 // [n, d] |att|∘xr1 at each node's head
-	xr1Lin            []float64 // [n]
-	row0, rowA        []float32 // [n, n] cached discoverer rows: MLP 0, MLP 1+rowAct
+	xr1s              []float32    // [n, d] |att|∘xr1 at each node's head
+	xr1Lin            []float64    // [n]
+	row0, rowA        []float32    // [n, n] cached discoverer rows: MLP 0, MLP 1+rowAct
 	row0OK, rowAOK    []bool
 	rowAct            int
 	eScore            []float32 // [n, n, H] module_0 scores of edge i -> j (self loop at j -> j)
