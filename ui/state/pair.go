@@ -25,6 +25,7 @@ type Image struct {
 	Source  Source
 	F32     []float32
 	Encoded []byte
+	Preview Pixels // how an upload looks, decoded by the browser (display only)
 	// Sample identifies a dataset sample: the seed of its pair and whether
 	// it is the pair's x (0) or y (1); Factors are its true factor values.
 	Seed    uint64

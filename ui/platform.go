@@ -1,0 +1,43 @@
+// Package ui is the CT-VAE page: vugu components (markup in .vugu files,
+// generated *_vgen.go beside them) and their controller, which turns
+// clicks into engine requests and results into state (package state). The
+// browser itself is behind Platform, implemented with safejs in wasm/app,
+// so this package compiles and vets natively.
+package ui
+
+// The generated root_gen.go is committed; regenerate it after editing a
+// .vugu file (gofmt: vugugen's output is not formatted).
+//
+//go:generate go tool vugugen -skip-go-mod -skip-main .
+//go:generate gofmt -w root_gen.go
+
+import (
+	"context"
+
+	"ctvae/ui/state"
+	"ctvae/wasm/protocol"
+)
+
+// Platform is what the page needs from the browser. Every blocking method
+// is called from a goroutine, never from an event handler.
+type Platform interface {
+	// Call sends a request to the engine worker (ID is assigned here) and
+	// waits for its answer; progress gets the worker's progress messages.
+	// Cancelling ctx sends a cancel request for it.
+	Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error)
+	// Manifest returns the site's manifest.json.
+	Manifest(ctx context.Context) ([]byte, error)
+	// Weights returns a shipped weights file, from the weights cache when it
+	// is there, else downloaded with progress, checked against its sha256
+	// and cached. Cached reports where it came from.
+	Weights(ctx context.Context, m state.ModelOption, progress func(loaded, total int64)) (data []byte, cached bool, err error)
+	// Preview decodes an encoded image in the browser, centre-cropped and
+	// scaled to size x size, for display only (the worker decodes it again
+	// for the model).
+	Preview(ctx context.Context, encoded []byte, size int) (state.Pixels, error)
+	// Draw puts pixels on the canvas with the given element id; a missing
+	// canvas is not an error (it is not rendered right now).
+	Draw(canvasID string, p state.Pixels) error
+	// Now is a monotonic clock in milliseconds.
+	Now() float64
+}

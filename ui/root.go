@@ -1,0 +1,798 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vugu/vugu"
+
+	"ctvae/ui/state"
+	"ctvae/wasm/protocol"
+)
+
+// gallerySize is how many sample pairs the gallery shows; each costs one
+// "sample" request (a few ms of rendering in the worker).
+const gallerySize = 8
+
+// GalleryItem is one seeded transition pair of the model's dataset.
+type GalleryItem struct {
+	X, Y   state.Image
+	Action protocol.Named // the true action x -> y
+	Names  []string       // factor names
+}
+
+// Timing is the last duration of one kind of operation.
+type Timing struct {
+	Op       string
+	EngineMS float64 // in the worker
+	TotalMS  float64 // as the page saw it, including transfers and queueing
+}
+
+// Root is the page. Fields are read by root.vugu; they change only under
+// the EventEnv lock (event handlers hold it; goroutines take it).
+type Root struct {
+	P   Platform `vugu:"data"`
+	env vugu.EventEnv
+
+	// Model
+	Models      []state.ModelOption
+	ModelSel    int
+	ManifestErr string
+	Loading     bool
+	LoadPhase   string
+	LoadDone    int64
+	LoadTotal   int64
+	LoadErr     string
+	Info        *protocol.Info
+	ModelTitle  string
+	ModelNote   string // where the weights came from
+	Untrained   bool
+
+	// Input
+	Gallery     []GalleryItem
+	GalleryBusy bool
+	GalleryErr  string
+	Input       *state.Image
+	InputNotice string
+	InputErr    string
+
+	// Edit
+	History  state.History
+	Busy     string // the operation in flight on the edit panel, "" when idle
+	EditErr  string
+	Cell     int // the code-grid cell shown in the readout, -1 for none
+	AdjMax   float32
+	LastStep *state.Image // the current step as an image for retrieval
+
+	// Traversal
+	TravAction  int
+	TravSteps   string
+	TravBusy    bool
+	TravDone    int
+	TravTotal   int
+	TravErr     string
+	TravCount   int
+	TravLabel   string
+	travImages  []float32
+	travCancel  context.CancelFunc
+	travPending bool
+
+	// Retrieval
+	X, Y      *state.Image
+	RetBusy   bool
+	RetDone   int
+	RetTotal  int
+	RetErr    string
+	Bars      []state.Bar
+	Verdict   string
+	retCancel context.CancelFunc
+	Samples   string
+	RetNotice string
+
+	Timings []Timing
+
+	ownWeights []byte // the last user file, kept so that Load can retry
+	ownName    string
+}
+
+// Init starts listing the shipped models; it runs once, before the first
+// render.
+func (c *Root) Init(ctx vugu.InitCtx) {
+	c.env = ctx.EventEnv()
+	c.Cell, c.TravSteps, c.Samples, c.ModelSel = -1, "8", "1", -1
+	go c.listModels()
+}
+
+// Rendered draws every canvas: vugu may have replaced or re-sized them
+// (setting a canvas's width clears it), and redrawing a few 64x64 images
+// costs well under a millisecond.
+func (c *Root) Rendered(vugu.RenderedCtx) {
+	if c.P == nil {
+		return
+	}
+	for id, p := range c.canvases() {
+		_ = c.P.Draw(id, p) // a failed draw leaves a blank canvas; the page stays usable
+	}
+}
+
+func (c *Root) canvases() map[string]state.Pixels {
+	out := map[string]state.Pixels{}
+	put := func(id string, im *state.Image) {
+		if p, ok := c.pixels(im); ok {
+			out[id] = p
+		}
+	}
+	for i := range c.Gallery {
+		put("cv-g-"+strconv.Itoa(i), &c.Gallery[i].X)
+	}
+	put("cv-input", c.Input)
+	if s := c.History.Current(); s != nil && c.Info != nil {
+		if p, err := state.ImagePixels(s.Image, c.Info.Channels, c.Info.Size); err == nil {
+			out["cv-current"] = p
+		}
+		if s.Adj != nil {
+			if p, max, err := state.HeatmapPixels(s.Adj, len(s.Codes)); err == nil {
+				out["cv-adj"], c.AdjMax = p, max
+			}
+		}
+	}
+	if c.TravCount > 0 && c.Info != nil {
+		if p, err := state.StripPixels(c.travImages, c.TravCount, c.Info.Channels, c.Info.Size); err == nil {
+			out["cv-trav"] = p
+		}
+	}
+	put("cv-x", c.X)
+	put("cv-y", c.Y)
+	return out
+}
+
+func (c *Root) pixels(im *state.Image) (state.Pixels, bool) {
+	if im == nil {
+		return state.Pixels{}, false
+	}
+	if im.Preview.RGBA != nil {
+		return im.Preview, true
+	}
+	if im.F32 == nil {
+		return state.Pixels{}, false
+	}
+	ch, s := 3, 64
+	if c.Info != nil {
+		ch, s = c.Info.Channels, c.Info.Size
+	}
+	if len(im.F32) == 1*s*s {
+		ch = 1
+	}
+	p, err := state.ImagePixels(im.F32, ch, s)
+	return p, err == nil
+}
+
+// locked runs f under the render lock and re-renders: the way a goroutine
+// changes the page.
+func (c *Root) locked(f func()) {
+	c.env.Lock()
+	defer c.env.UnlockRender()
+	f()
+}
+
+// call runs one engine request and records its timing.
+func (c *Root) call(ctx context.Context, op string, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
+	t0 := c.P.Now()
+	resp, err := c.P.Call(ctx, req, progress)
+	total := c.P.Now() - t0
+	if err == nil {
+		c.locked(func() { c.timed(op, resp.Head.MS, total) })
+	}
+	return resp, err
+}
+
+func (c *Root) timed(op string, engine *float64, total float64) {
+	t := Timing{Op: op, TotalMS: total, EngineMS: -1}
+	if engine != nil {
+		t.EngineMS = *engine
+	}
+	for i := range c.Timings {
+		if c.Timings[i].Op == op {
+			c.Timings[i] = t
+			return
+		}
+	}
+	c.Timings = append(c.Timings, t)
+}
+
+// message is an error as a person should read it: the engine's own text,
+// which names the problem; a cancellation is said plainly.
+func message(err error) string {
+	var e *protocol.Error
+	if errors.As(err, &e) && e.Code == protocol.CodeCancelled {
+		return "Cancelled."
+	}
+	if errors.Is(err, context.Canceled) {
+		return "Cancelled."
+	}
+	return err.Error()
+}
+
+// ---------------------------------------------------------------- model
+
+func (c *Root) listModels() {
+	b, err := c.P.Manifest(context.Background())
+	var ms []state.ModelOption
+	if err == nil {
+		ms, err = state.ParseManifest(b)
+	}
+	auto := false
+	c.locked(func() {
+		if err != nil {
+			c.ManifestErr = "Could not list the shipped models: " + err.Error() + ". You can still load a .safetensors file of your own."
+			return
+		}
+		c.Models = ms
+		if len(ms) == 0 {
+			c.ManifestErr = "This build ships no model: load a .safetensors file of your own."
+			return
+		}
+		c.ModelSel, auto = 0, true
+	})
+	if auto {
+		// One small model is loaded right away so the page shows something;
+		// the others load on request.
+		c.loadShipped(0)
+	}
+}
+
+// SelectModel is the change handler of the model picker.
+func (c *Root) SelectModel(e vugu.DOMEvent) {
+	if i, err := strconv.Atoi(e.PropString("target", "value")); err == nil && i >= 0 && i < len(c.Models) {
+		c.ModelSel = i
+	}
+}
+
+// LoadSelected loads the picked shipped model.
+func (c *Root) LoadSelected() {
+	if c.Loading || c.ModelSel < 0 || c.ModelSel >= len(c.Models) {
+		return
+	}
+	go c.loadShipped(c.ModelSel)
+}
+
+func (c *Root) loadShipped(i int) {
+	var m state.ModelOption
+	ok := true
+	c.locked(func() {
+		if c.Loading {
+			ok = false
+			return
+		}
+		m = c.Models[i]
+		c.Loading, c.LoadErr, c.LoadPhase, c.LoadDone, c.LoadTotal = true, "", "Downloading "+m.Title(), 0, m.Size
+	})
+	if !ok {
+		return
+	}
+	data, cached, err := c.P.Weights(context.Background(), m, func(loaded, total int64) {
+		c.locked(func() {
+			c.LoadDone = loaded
+			if total > 0 {
+				c.LoadTotal = total
+			}
+		})
+	})
+	if err != nil {
+		c.locked(func() { c.Loading, c.LoadErr = false, err.Error()+" The previous model stays loaded." })
+		return
+	}
+	note := "downloaded (" + state.Bytes(int64(len(data))) + "), sha256 checked, cached for offline use"
+	if cached {
+		note = "from the offline cache (" + state.Bytes(int64(len(data))) + "), sha256 checked"
+	}
+	c.load(data, m.Title(), note, m.Untrained)
+}
+
+// LoadOwnFile takes a person's weights file (file input or drop).
+func (c *Root) LoadOwnFile(name string, data []byte) {
+	head := data[:min(len(data), 16)]
+	var err error
+	c.locked(func() {
+		if err = state.CheckWeightsFile(name, int64(len(data)), head); err != nil {
+			c.LoadErr = err.Error() + " The previous model stays loaded."
+			return
+		}
+		if c.Loading {
+			err = errors.New("busy")
+			c.LoadErr = "A model is loading; try again when it is done."
+			return
+		}
+		c.Loading, c.LoadErr, c.LoadPhase, c.LoadDone, c.LoadTotal = true, "", "Reading "+name, int64(len(data)), int64(len(data))
+		c.ownWeights, c.ownName = data, name
+	})
+	if err != nil {
+		return
+	}
+	c.load(data, name, "your file ("+state.Bytes(int64(len(data)))+")", false)
+}
+
+// load sends weights to the worker; on success everything that depended on
+// the old model (codes, history, results) is cleared and the gallery is
+// rendered for the new model's dataset.
+func (c *Root) load(data []byte, title, note string, untrained bool) {
+	c.locked(func() { c.LoadPhase = "Loading " + title + " into the engine" })
+	resp, err := c.call(context.Background(), "load", protocol.Request{Op: protocol.OpLoad, Weights: data}, nil)
+	if err == nil && resp.Head.Info == nil {
+		resp, err = c.call(context.Background(), "info", protocol.Request{Op: protocol.OpInfo}, nil)
+	}
+	if err == nil && resp.Head.Info == nil {
+		err = errors.New("the engine answered without model information")
+	}
+	c.locked(func() {
+		c.Loading = false
+		if err != nil {
+			c.LoadErr = message(err) + " The previous model stays loaded."
+			return
+		}
+		c.Info, c.ModelTitle, c.ModelNote, c.Untrained = resp.Head.Info, title, note, untrained
+		c.History.Clear()
+		c.Input, c.X, c.Y, c.LastStep, c.Bars, c.Verdict, c.TravCount = nil, nil, nil, nil, nil, "", 0
+		c.Gallery, c.GalleryErr, c.InputErr, c.EditErr, c.RetErr, c.TravErr = nil, "", "", "", "", ""
+		c.TravAction = 0
+	})
+	c.fillGallery()
+}
+
+// ---------------------------------------------------------------- input
+
+func (c *Root) fillGallery() {
+	var ds string
+	c.locked(func() {
+		c.GalleryBusy = true
+		if c.Info != nil {
+			ds = c.Info.Dataset
+		}
+	})
+	var items []GalleryItem
+	var err error
+	if ds == "" {
+		err = errors.New("the model records no dataset, so there are no samples to show; upload an image instead")
+	}
+	for seed := uint64(1); err == nil && seed <= gallerySize; seed++ {
+		var resp protocol.Response
+		resp, err = c.call(context.Background(), "sample", protocol.Request{Op: protocol.OpSample, Seed: seed}, nil)
+		if err != nil {
+			break
+		}
+		s, x, y := resp.Head.Sample, resp.Array("x"), resp.Array("y")
+		if s == nil || x == nil || y == nil {
+			err = errors.New("the engine's sample answer lacks its images")
+			break
+		}
+		label := fmt.Sprintf("sample %d", seed)
+		items = append(items, GalleryItem{
+			X:      state.Image{Label: label + " x", Source: state.FromSample, F32: x.F32, Seed: seed, Side: 0, Factors: s.FactorsX},
+			Y:      state.Image{Label: label + " y", Source: state.FromSample, F32: y.F32, Seed: seed, Side: 1, Factors: s.FactorsY},
+			Action: s.Action, Names: s.Names,
+		})
+	}
+	first := false
+	c.locked(func() {
+		c.GalleryBusy, c.Gallery = false, items
+		if err != nil {
+			c.GalleryErr = "Samples: " + message(err)
+		}
+		if len(items) > 0 && c.Input == nil {
+			first = true
+			c.X, c.Y = &items[0].X, &items[0].Y
+		}
+	})
+	if first {
+		c.setInput(&items[0].X)
+	}
+}
+
+// PickSample makes gallery item i the input, and its pair the retrieval's
+// x and y.
+func (c *Root) PickSample(i int) {
+	if i < 0 || i >= len(c.Gallery) || c.Busy != "" {
+		return
+	}
+	g := &c.Gallery[i]
+	c.X, c.Y, c.Bars, c.Verdict, c.RetErr = &g.X, &g.Y, nil, "", ""
+	im := g.X
+	go c.setInput(&im)
+}
+
+// UploadInput takes a person's image as the input (file input or drop).
+func (c *Root) UploadInput(name string, data []byte) {
+	if err := state.CheckImageFile(name, int64(len(data)), data[:min(len(data), 16)]); err != nil {
+		c.locked(func() { c.InputErr = err.Error() })
+		return
+	}
+	im, err := c.uploaded(name, data)
+	if err != nil {
+		c.locked(func() { c.InputErr = "Cannot show " + name + ": " + err.Error() })
+		return
+	}
+	c.setInput(im)
+}
+
+// UploadY takes a person's image as the retrieval's y.
+func (c *Root) UploadY(name string, data []byte) {
+	if err := state.CheckImageFile(name, int64(len(data)), data[:min(len(data), 16)]); err != nil {
+		c.locked(func() { c.RetErr = err.Error() })
+		return
+	}
+	im, err := c.uploaded(name, data)
+	c.locked(func() {
+		if err != nil {
+			c.RetErr = "Cannot show " + name + ": " + err.Error()
+			return
+		}
+		c.Y, c.RetErr, c.Bars, c.Verdict = im, "", nil, ""
+	})
+}
+
+func (c *Root) uploaded(name string, data []byte) (*state.Image, error) {
+	size := 64
+	c.locked(func() {
+		if c.Info != nil {
+			size = c.Info.Size
+		}
+	})
+	p, err := c.P.Preview(context.Background(), data, size)
+	if err != nil {
+		return nil, err
+	}
+	return &state.Image{Label: name, Source: state.FromUpload, Encoded: data, Preview: p}, nil
+}
+
+// setInput reconstructs im and starts a new history from it.
+func (c *Root) setInput(im *state.Image) {
+	ok := true
+	c.locked(func() {
+		if c.Info == nil {
+			c.Input, c.InputErr = im, "Load a model to reconstruct this image."
+			ok = false
+			return
+		}
+		if c.Busy != "" {
+			ok = false
+			return
+		}
+		c.Busy, c.InputErr, c.EditErr = "reconstructing", "", ""
+	})
+	if !ok {
+		return
+	}
+	resp, err := c.call(context.Background(), "reconstruct", protocol.Request{Op: protocol.OpReconstruct, Image: im.Input()}, nil)
+	c.locked(func() {
+		c.Busy = ""
+		if err != nil {
+			c.InputErr = "Cannot use " + im.Label + ": " + message(err) + " The previous input stays."
+			return
+		}
+		step, err := stepOf(resp, "reconstruction", -1)
+		if err != nil {
+			c.InputErr = err.Error()
+			return
+		}
+		c.Input, c.InputNotice, c.Cell = im, resp.Head.Notice, -1
+		c.History.Start(step)
+		c.LastStep, c.TravCount = nil, 0
+	})
+}
+
+func stepOf(resp protocol.Response, label string, action int) (state.Step, error) {
+	s := state.Step{Label: label, Action: action}
+	img, codes := resp.Array("image"), resp.Array("codes")
+	if img == nil || codes == nil {
+		return s, errors.New("the engine's answer lacks the image or the codes")
+	}
+	s.Image, s.Codes = img.F32, codes.I32
+	if a := resp.Array("input"); a != nil {
+		s.Input = a.I32
+	}
+	if a := resp.Array("mask"); a != nil {
+		s.Mask = a.F32
+	}
+	if a := resp.Array("adjacency"); a != nil {
+		s.Adj = a.F32
+	}
+	if resp.Head.MS != nil {
+		s.MS = *resp.Head.MS
+	}
+	return s, nil
+}
+
+// ---------------------------------------------------------------- edit
+
+// Apply applies action a to the current step's codes.
+func (c *Root) Apply(a int) {
+	cur := c.History.Current()
+	if cur == nil || c.Busy != "" || c.Info == nil || a < 0 || a >= len(c.Info.Actions) {
+		return
+	}
+	c.Busy, c.EditErr = "applying "+c.Info.Actions[a], ""
+	codes := cur.Codes
+	name := c.Info.Actions[a]
+	go func() {
+		resp, err := c.call(context.Background(), "intervene", protocol.Request{Op: protocol.OpIntervene,
+			Image: protocol.Input{Format: protocol.FormatCodes, Codes: codes}, Action: strconv.Itoa(a)}, nil)
+		c.locked(func() {
+			c.Busy = ""
+			if err != nil {
+				c.EditErr = name + ": " + message(err)
+				return
+			}
+			step, err := stepOf(resp, name, a)
+			if err != nil {
+				c.EditErr = err.Error()
+				return
+			}
+			parent := c.stepLabel(c.History.Len() - 1)
+			c.History.Push(step)
+			c.LastStep = &state.Image{Label: c.stepLabel(c.History.Len() - 1), Source: state.FromAction,
+				F32: step.Image, Parent: parent, Action: a}
+		})
+	}()
+}
+
+// stepLabel names step i for the retrieval slots.
+func (c *Root) stepLabel(i int) string {
+	if i == 0 {
+		return "reconstruction of " + c.Input.Label
+	}
+	return c.Input.Label + " after " + strings.Join(c.History.Path()[:i], ", ")
+}
+
+// Undo drops the last action.
+func (c *Root) Undo() {
+	if c.Busy == "" && c.History.Undo() {
+		c.afterHistory()
+	}
+}
+
+// Reset goes back to the reconstruction.
+func (c *Root) Reset() {
+	if c.Busy == "" && c.History.Reset() {
+		c.afterHistory()
+	}
+}
+
+func (c *Root) afterHistory() {
+	c.EditErr, c.LastStep = "", nil
+	if n := c.History.Len(); n > 1 {
+		s := c.History.Current()
+		c.LastStep = &state.Image{Label: c.stepLabel(n - 1), Source: state.FromAction, F32: s.Image,
+			Parent: c.stepLabel(n - 2), Action: s.Action}
+	}
+}
+
+// Hover shows cell i of the code grid in the readout.
+func (c *Root) Hover(i int) { c.Cell = i }
+
+// GridKey moves the readout's cell with the arrow keys (the grid is one
+// tab stop; arrows walk it).
+func (c *Root) GridKey(e vugu.DOMEvent) {
+	cur := c.History.Current()
+	if cur == nil {
+		return
+	}
+	n := len(cur.Codes)
+	side := gridSide(n)
+	i := c.Cell
+	if i < 0 {
+		i = 0
+	}
+	switch e.PropString("key") {
+	case "ArrowRight":
+		i++
+	case "ArrowLeft":
+		i--
+	case "ArrowDown":
+		i += side
+	case "ArrowUp":
+		i -= side
+	case "Home":
+		i = 0
+	case "End":
+		i = n - 1
+	default:
+		return
+	}
+	e.PreventDefault()
+	c.Cell = max(0, min(n-1, i))
+}
+
+func gridSide(n int) int {
+	s := 1
+	for s*s < n {
+		s++
+	}
+	return s
+}
+
+// ---------------------------------------------------------------- traversal
+
+// SetTravAction is the change handler of the traversal's action picker.
+func (c *Root) SetTravAction(e vugu.DOMEvent) {
+	if i, err := strconv.Atoi(e.PropString("target", "value")); err == nil {
+		c.TravAction = i
+	}
+}
+
+// SetTravSteps is the input handler of the traversal's length.
+func (c *Root) SetTravSteps(e vugu.DOMEvent) { c.TravSteps = e.PropString("target", "value") }
+
+// Traverse applies the chosen action 1..k times from the current image.
+func (c *Root) Traverse() {
+	if c.TravBusy || c.Info == nil || c.History.Current() == nil {
+		return
+	}
+	k, err := state.ParseSteps(c.TravSteps, protocol.MaxSteps)
+	if err != nil {
+		c.TravErr = err.Error()
+		return
+	}
+	a := c.TravAction
+	if a < 0 || a >= len(c.Info.Actions) {
+		c.TravErr = "choose an action"
+		return
+	}
+	// A traversal starts from an image: the input itself before any action,
+	// else the current decoded image.
+	from := c.Input.Input()
+	label := c.Input.Label
+	if c.History.Len() > 1 {
+		from = protocol.Input{Format: protocol.FormatF32, F32: c.History.Current().Image}
+		label = c.stepLabel(c.History.Len() - 1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.travCancel, c.TravBusy, c.TravErr, c.TravDone, c.TravTotal = cancel, true, "", 0, k
+	name := c.Info.Actions[a]
+	go func() {
+		defer cancel()
+		resp, err := c.call(ctx, "traverse", protocol.Request{Op: protocol.OpTraverse, Image: from, Action: strconv.Itoa(a), Steps: k},
+			func(done, total int) { c.locked(func() { c.TravDone, c.TravTotal = done, total }) })
+		c.locked(func() {
+			c.TravBusy, c.travCancel = false, nil
+			if err != nil {
+				c.TravErr = message(err)
+				return
+			}
+			img := resp.Array("image")
+			if img == nil || resp.Head.Steps < 1 {
+				c.TravErr = "the engine's traversal answer lacks its images"
+				return
+			}
+			c.travImages, c.TravCount = img.F32, resp.Head.Steps
+			c.TravLabel = fmt.Sprintf("%s applied 1..%d times to %s", name, resp.Head.Steps, label)
+		})
+	}()
+}
+
+// CancelTraverse stops the traversal in the worker.
+func (c *Root) CancelTraverse() {
+	if c.travCancel != nil {
+		c.travCancel()
+	}
+}
+
+// ---------------------------------------------------------------- retrieval
+
+// UseX and UseY fill a retrieval slot: "input", "current", "sx", "sy" (the
+// picked sample pair's x or y).
+func (c *Root) UseX(what string) {
+	c.X = c.choice(what, c.X)
+	c.Bars, c.Verdict, c.RetErr = nil, "", ""
+}
+
+// UseY fills y; see UseX.
+func (c *Root) UseY(what string) {
+	c.Y = c.choice(what, c.Y)
+	c.Bars, c.Verdict, c.RetErr = nil, "", ""
+}
+
+func (c *Root) choice(what string, old *state.Image) *state.Image {
+	switch what {
+	case "input":
+		if c.Input != nil {
+			return c.Input
+		}
+	case "current":
+		if c.LastStep != nil {
+			return c.LastStep
+		}
+	}
+	return old
+}
+
+// PairTruth is what is known about x -> y.
+func (c *Root) PairTruth() state.Truth {
+	return state.PairTruth(c.X, c.Y, func(seed uint64) (int, bool) {
+		for _, g := range c.Gallery {
+			if g.X.Seed == seed {
+				return g.Action.Index, true
+			}
+		}
+		return 0, false
+	})
+}
+
+// SetSamples is the input handler of the retrieval's sample count.
+func (c *Root) SetSamples(e vugu.DOMEvent) { c.Samples = e.PropString("target", "value") }
+
+// Retrieve finds the action that turns x into y.
+func (c *Root) Retrieve() {
+	if c.RetBusy {
+		return
+	}
+	if c.Info == nil {
+		c.RetErr = "Load a model first."
+		return
+	}
+	if err := state.CheckPair(c.X, c.Y); err != nil {
+		c.RetErr = err.Error()
+		return
+	}
+	n, err := state.ParseSteps(c.Samples, protocol.MaxSamples)
+	if err != nil {
+		c.RetErr = "samples: " + err.Error()
+		return
+	}
+	if c.Info.Sampling == "mode" && n > 1 {
+		n = 1 // deterministic sampling gives the same graph every time
+	}
+	truth := c.PairTruth()
+	x, y := c.X.Input(), c.Y.Input()
+	ctx, cancel := context.WithCancel(context.Background())
+	c.retCancel, c.RetBusy, c.RetErr, c.RetDone, c.RetTotal, c.Bars, c.Verdict = cancel, true, "", 0, 0, nil, ""
+	go func() {
+		defer cancel()
+		resp, err := c.call(ctx, "retrieve", protocol.Request{Op: protocol.OpRetrieve, X: x, Y: y, Samples: n},
+			func(done, total int) { c.locked(func() { c.RetDone, c.RetTotal = done, total }) })
+		c.locked(func() {
+			c.RetBusy, c.retCancel = false, nil
+			if err != nil {
+				c.RetErr = message(err)
+				return
+			}
+			r := resp.Head.Retrieval
+			if r == nil {
+				c.RetErr = "the engine's retrieval answer lacks its result"
+				return
+			}
+			c.Bars = state.Bars(r, truth.Action)
+			c.Verdict = state.Verdict(r, truth, c.actionName)
+			c.RetNotice = resp.Head.Notice
+		})
+	}()
+}
+
+// CancelRetrieve stops the retrieval in the worker.
+func (c *Root) CancelRetrieve() {
+	if c.retCancel != nil {
+		c.retCancel()
+	}
+}
+
+func (c *Root) actionName(a int) string {
+	if c.Info != nil && a >= 0 && a < len(c.Info.Actions) {
+		return c.Info.Actions[a]
+	}
+	return fmt.Sprintf("action %d", a)
+}
+
+// FileError reports a file that could not be read, in the slot's section.
+func (c *Root) FileError(slot string, err error) {
+	msg := "Cannot read the file: " + err.Error()
+	switch slot {
+	case "weights":
+		c.LoadErr = msg
+	case "input":
+		c.InputErr = msg
+	default:
+		c.RetErr = msg
+	}
+}

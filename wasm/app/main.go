@@ -1,0 +1,70 @@
+//go:build js && wasm
+
+// Command app is the CT-VAE page: the vugu components of package ui on the
+// page's thread, and the engine (wasm/engine) in a Web Worker that it talks
+// to with wasm/protocol messages. Every call into JavaScript goes through
+// safejs (platform.go); ui/static/boot.js starts it.
+package main
+
+import (
+	"fmt"
+
+	"github.com/hack-pad/safejs"
+	"github.com/vugu/vugu"
+	"github.com/vugu/vugu/domrender"
+
+	"ctvae/ui"
+)
+
+func main() {
+	if err := run(); err != nil {
+		showFatal(err.Error())
+	}
+}
+
+func run() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the page stopped: %v (reload to start again)", r)
+		}
+	}()
+	p, err := newPlatform()
+	if err != nil {
+		return err
+	}
+	renderer, err := domrender.New("#app")
+	if err != nil {
+		return err
+	}
+	defer renderer.Release()
+	root := &ui.Root{P: p}
+	env := renderer.EventEnv()
+	if err := p.listenFiles(env, root); err != nil {
+		return err
+	}
+	build, err := vugu.NewBuildEnv(env)
+	if err != nil {
+		return err
+	}
+	for ok := true; ok; ok = renderer.EventWait() {
+		if err := renderer.Render(build.RunBuild(root)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// showFatal writes into the page's fallback line, without vugu (which may
+// be what failed).
+func showFatal(msg string) {
+	doc, err := safejs.Global().Get("document")
+	if err != nil {
+		return
+	}
+	el, err := doc.Call("getElementById", "boot-status")
+	if err != nil || el.IsNull() {
+		return
+	}
+	_ = el.Set("textContent", "CT-VAE: "+msg)
+	_ = el.Set("className", "error")
+}

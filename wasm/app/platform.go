@@ -1,0 +1,735 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/hack-pad/safejs"
+
+	"ctvae/ui/state"
+	"ctvae/wasm/protocol"
+)
+
+// weightsCache is the Cache API store of downloaded weights, keyed by their
+// content-hashed path; the service worker keeps its own caches apart
+// (ctvae-site-*) and leaves this one alone.
+const weightsCache = "ctvae-weights-v1"
+
+// platform implements ui.Platform with safejs. The engine is reached by
+// posting wasm/protocol messages to the worker directly rather than through
+// ctvae.js: the Go page already has the protocol's encoder and types, and
+// an ES module's promises would have to be bridged back anyway.
+type platform struct {
+	global, doc safejs.Value
+	assets      assets
+	start       time.Time
+
+	mu        sync.Mutex
+	worker    safejs.Value
+	ready     chan struct{} // closed when the current worker said ready
+	pending   map[int64]*call
+	nextID    int64
+	lastLoad  []byte // the weights loaded last, reloaded after a crash
+	listeners []safejs.Func
+}
+
+// assets are the URLs of the engine's files; boot.js sets them from the
+// build's content-hashed names as self.ctvaeAssets.
+type assets struct {
+	Worker, WasmExec, Engine, Manifest string
+}
+
+type call struct {
+	done     chan protocol.Response
+	progress func(done, total int)
+}
+
+func newPlatform() (*platform, error) {
+	g := safejs.Global()
+	doc, err := g.Get("document")
+	if err != nil {
+		return nil, err
+	}
+	p := &platform{global: g, doc: doc, start: time.Now(), pending: map[int64]*call{}, nextID: 1}
+	a, err := g.Get("ctvaeAssets")
+	if err != nil || a.IsUndefined() || a.IsNull() {
+		return nil, errors.New("self.ctvaeAssets is not set: boot.js must run before app.wasm")
+	}
+	for name, dst := range map[string]*string{"worker": &p.assets.Worker, "wasmExec": &p.assets.WasmExec,
+		"engine": &p.assets.Engine, "manifest": &p.assets.Manifest} {
+		v, err := a.Get(name)
+		if err == nil && v.Type() == safejs.TypeString {
+			*dst, _ = v.String()
+		}
+		if *dst == "" {
+			return nil, fmt.Errorf("self.ctvaeAssets.%s is not set", name)
+		}
+	}
+	if err := p.startWorker(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ---------------------------------------------------------------- engine worker
+
+func (p *platform) startWorker() error {
+	ctor, err := p.global.Get("Worker")
+	if err != nil {
+		return err
+	}
+	w, err := ctor.New(p.assets.Worker)
+	if err != nil {
+		return fmt.Errorf("cannot start the engine worker %s: %w", p.assets.Worker, err)
+	}
+	ready := make(chan struct{})
+	onMessage, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if len(args) > 0 {
+			p.receive(w, args[0], ready)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	onError, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		why := "worker error"
+		if len(args) > 0 {
+			_, _ = args[0].Call("preventDefault")
+			if m, err := args[0].Get("message"); err == nil && m.Type() == safejs.TypeString {
+				why, _ = m.String()
+			}
+		}
+		go p.crashed(w, why)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := w.Set("onmessage", onMessage.Value()); err != nil {
+		return err
+	}
+	if err := w.Set("onerror", onError.Value()); err != nil {
+		return err
+	}
+	init, err := safejs.ValueOf(map[string]any{"init": map[string]any{"wasmExec": p.assets.WasmExec, "wasm": p.assets.Engine}})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.worker, p.ready = w, ready
+	p.mu.Unlock()
+	_, err = w.Call("postMessage", init)
+	return err
+}
+
+// receive handles one message of worker w: {head: JSON, arrays: {name: TypedArray}}.
+func (p *platform) receive(w safejs.Value, ev safejs.Value, ready chan struct{}) {
+	data, err := ev.Get("data")
+	if err != nil {
+		return
+	}
+	hv, err := data.Get("head")
+	if err != nil || hv.Type() != safejs.TypeString {
+		return
+	}
+	hs, _ := hv.String()
+	var head struct {
+		protocol.Head
+		Type string `json:"type"`
+	}
+	if json.Unmarshal([]byte(hs), &head) != nil {
+		return
+	}
+	switch head.Type {
+	case protocol.TypeReady:
+		close(ready)
+		return
+	case "fatal":
+		go p.crashed(w, head.Message)
+		return
+	}
+	p.mu.Lock()
+	c := p.pending[head.ID]
+	if head.Type != protocol.TypeProgress {
+		delete(p.pending, head.ID)
+	}
+	p.mu.Unlock()
+	if c == nil {
+		return
+	}
+	h := head.Head
+	h.Type = head.Type
+	if h.Type == protocol.TypeProgress {
+		if c.progress != nil {
+			go c.progress(h.Done, h.Total) // it takes the render lock: never inside a JS callback
+		}
+		return
+	}
+	resp := protocol.Response{Head: h}
+	if h.Type == protocol.TypeResult {
+		if resp.Arrays, err = readArrays(data); err != nil {
+			resp = protocol.ErrorResponse(h.ID, protocol.Errorf(protocol.CodeInternal, "app: reading the %s result: %v", h.Op, err))
+		}
+	}
+	c.done <- resp
+}
+
+// readArrays copies every typed array of a response into Go, one
+// CopyBytesToGo each.
+func readArrays(data safejs.Value) ([]protocol.Array, error) {
+	arrays, err := data.Get("arrays")
+	if err != nil || arrays.IsUndefined() || arrays.IsNull() {
+		return nil, nil
+	}
+	object, err := safejs.Global().Get("Object")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := object.Call("keys", arrays)
+	if err != nil {
+		return nil, err
+	}
+	n, err := keys.Length()
+	if err != nil {
+		return nil, err
+	}
+	u8, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return nil, err
+	}
+	var out []protocol.Array
+	for i := 0; i < n; i++ {
+		kv, _ := keys.Index(i)
+		name, _ := kv.String()
+		ta, err := arrays.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		ctor, _ := ta.Get("constructor")
+		cn, _ := ctor.Get("name")
+		kind, _ := cn.String()
+		buf, _ := ta.Get("buffer")
+		off, _ := ta.Get("byteOffset")
+		ln, _ := ta.Get("byteLength")
+		view, err := u8.New(buf, off, ln)
+		if err != nil {
+			return nil, fmt.Errorf("array %q: %w", name, err)
+		}
+		size, _ := ln.Int()
+		b := make([]byte, size)
+		if _, err := safejs.CopyBytesToGo(b, view); err != nil {
+			return nil, err
+		}
+		a := protocol.Array{Name: name}
+		switch kind {
+		case "Float32Array":
+			a.F32 = make([]float32, size/4)
+			for j := range a.F32 {
+				a.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+		case "Int32Array":
+			a.I32 = make([]int32, size/4)
+			for j := range a.I32 {
+				a.I32[j] = int32(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+		default:
+			return nil, fmt.Errorf("array %q is a %s, want Float32Array or Int32Array", name, kind)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// crashed fails what was pending on worker w, starts a new worker and
+// reloads the last weights into it, so the page goes on with the same model.
+func (p *platform) crashed(w safejs.Value, why string) {
+	p.mu.Lock()
+	if !w.Equal(p.worker) {
+		p.mu.Unlock()
+		return
+	}
+	_, _ = w.Call("terminate")
+	pending := p.pending
+	p.pending = map[int64]*call{}
+	reload := p.lastLoad
+	p.mu.Unlock()
+	msg := fmt.Sprintf("the engine worker crashed (%s); it was restarted with the same model: retry", why)
+	for id, c := range pending {
+		c.done <- protocol.ErrorResponse(id, protocol.Errorf("crashed", "%s", msg))
+	}
+	if err := p.startWorker(); err != nil {
+		return
+	}
+	if reload != nil {
+		_, _ = p.Call(context.Background(), protocol.Request{Op: protocol.OpLoad, Weights: reload}, nil)
+	}
+}
+
+// Call implements ui.Platform.
+func (p *platform) Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
+	p.mu.Lock()
+	ready := p.ready
+	p.mu.Unlock()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		return protocol.Response{}, errors.New("the engine worker did not start within a minute")
+	case <-ctx.Done():
+		return protocol.Response{}, ctx.Err()
+	}
+	p.mu.Lock()
+	req.ID = p.nextID
+	p.nextID++
+	c := &call{done: make(chan protocol.Response, 1), progress: progress}
+	p.pending[req.ID] = c
+	w := p.worker
+	p.mu.Unlock()
+	if err := post(w, req); err != nil {
+		p.mu.Lock()
+		delete(p.pending, req.ID)
+		p.mu.Unlock()
+		return protocol.Response{}, err
+	}
+	var resp protocol.Response
+	select {
+	case resp = <-c.done:
+	case <-ctx.Done():
+		p.mu.Lock()
+		cancelID := p.nextID
+		p.nextID++
+		p.mu.Unlock()
+		_ = post(w, protocol.Request{ID: cancelID, Op: protocol.OpCancel, Target: req.ID})
+		resp = <-c.done // the worker answers the target with "cancelled" (or its result)
+	}
+	if resp.Head.Type == protocol.TypeError {
+		return resp, &protocol.Error{Code: resp.Head.Code, Message: resp.Head.Message}
+	}
+	if req.Op == protocol.OpLoad {
+		p.mu.Lock()
+		p.lastLoad = req.Weights
+		p.mu.Unlock()
+	}
+	return resp, nil
+}
+
+// post transfers a request's payloads to the worker: each is copied into a
+// fresh ArrayBuffer with one CopyBytesToJS and moved, not cloned.
+func post(w safejs.Value, req protocol.Request) error {
+	head, bufs := protocol.EncodeRequest(req)
+	u8, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return err
+	}
+	var list, transfer []any
+	for _, b := range bufs {
+		a, err := u8.New(len(b))
+		if err != nil {
+			return err
+		}
+		if _, err := safejs.CopyBytesToJS(a, b); err != nil {
+			return err
+		}
+		ab, err := a.Get("buffer")
+		if err != nil {
+			return err
+		}
+		list, transfer = append(list, ab), append(transfer, ab)
+	}
+	msg, err := safejs.ValueOf(map[string]any{"head": string(head), "bufs": list})
+	if err != nil {
+		return err
+	}
+	_, err = w.Call("postMessage", msg, transfer)
+	return err
+}
+
+// ---------------------------------------------------------------- promises and fetch
+
+// await blocks the calling goroutine (never a JS callback) until promise
+// settles.
+func await(promise safejs.Value) (safejs.Value, error) {
+	type result struct {
+		v   safejs.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	then, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		var v safejs.Value
+		if len(args) > 0 {
+			v = args[0]
+		}
+		ch <- result{v: v}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer then.Release()
+	catch, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		msg := "rejected"
+		if len(args) > 0 {
+			if m, err := args[0].Get("message"); err == nil && m.Type() == safejs.TypeString {
+				msg, _ = m.String()
+			} else if s, err := args[0].String(); err == nil {
+				msg = s
+			}
+		}
+		ch <- result{err: errors.New(msg)}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer catch.Release()
+	if _, err := promise.Call("then", then.Value(), catch.Value()); err != nil {
+		return safejs.Value{}, err
+	}
+	r := <-ch
+	return r.v, r.err
+}
+
+// bytesOf copies an ArrayBuffer into Go.
+func bytesOf(ab safejs.Value) ([]byte, error) {
+	u8, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return nil, err
+	}
+	view, err := u8.New(ab)
+	if err != nil {
+		return nil, err
+	}
+	n, err := view.Length()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	_, err = safejs.CopyBytesToGo(b, view)
+	return b, err
+}
+
+func (p *platform) fetch(url string, opts map[string]any) (safejs.Value, error) {
+	args := []any{url}
+	if opts != nil {
+		o, err := safejs.ValueOf(opts)
+		if err != nil {
+			return safejs.Value{}, err
+		}
+		args = append(args, o)
+	}
+	pr, err := p.global.Call("fetch", args...)
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	resp, err := await(pr)
+	if err != nil {
+		return safejs.Value{}, fmt.Errorf("fetching %s: %v (offline?)", url, err)
+	}
+	if ok, _ := resp.Get("ok"); !truthy(ok) {
+		st, _ := resp.Get("status")
+		code, _ := st.Int()
+		return safejs.Value{}, fmt.Errorf("fetching %s: HTTP %d", url, code)
+	}
+	return resp, nil
+}
+
+func truthy(v safejs.Value) bool { b, err := v.Truthy(); return err == nil && b }
+
+// Manifest implements ui.Platform.
+func (p *platform) Manifest(ctx context.Context) ([]byte, error) {
+	resp, err := p.fetch(p.assets.Manifest, map[string]any{"cache": "no-cache"})
+	if err != nil {
+		return nil, err
+	}
+	pr, err := resp.Call("arrayBuffer")
+	if err != nil {
+		return nil, err
+	}
+	ab, err := await(pr)
+	if err != nil {
+		return nil, err
+	}
+	return bytesOf(ab)
+}
+
+// sha256 hashes with crypto.subtle, off the Go thread's busy time.
+func (p *platform) sha256(b []byte) (string, error) {
+	crypto, err := p.global.Get("crypto")
+	if err != nil {
+		return "", err
+	}
+	subtle, err := crypto.Get("subtle")
+	if err != nil || subtle.IsUndefined() {
+		return "", errors.New("crypto.subtle is unavailable here (it needs https or localhost), so the weights cannot be checked")
+	}
+	u8, _ := p.global.Get("Uint8Array")
+	a, err := u8.New(len(b))
+	if err != nil {
+		return "", err
+	}
+	if _, err := safejs.CopyBytesToJS(a, b); err != nil {
+		return "", err
+	}
+	pr, err := subtle.Call("digest", "SHA-256", a)
+	if err != nil {
+		return "", err
+	}
+	ab, err := await(pr)
+	if err != nil {
+		return "", err
+	}
+	d, err := bytesOf(ab)
+	return hex.EncodeToString(d), err
+}
+
+// Weights implements ui.Platform: cache first (checked again, since a
+// cache can be tampered with or torn), else a download with byte progress.
+func (p *platform) Weights(ctx context.Context, m state.ModelOption, progress func(loaded, total int64)) ([]byte, bool, error) {
+	cache := p.openCache()
+	if !cache.IsUndefined() {
+		if b := p.cached(cache, m.Path); b != nil {
+			if sum, err := p.sha256(b); err == nil && sum == m.SHA256 {
+				progress(int64(len(b)), int64(len(b)))
+				return b, true, nil
+			}
+			if pr, err := cache.Call("delete", m.Path); err == nil {
+				_, _ = await(pr)
+			}
+		}
+	}
+	b, err := p.download(m, progress)
+	if err != nil {
+		return nil, false, err
+	}
+	sum, err := p.sha256(b)
+	if err != nil {
+		return nil, false, err
+	}
+	if sum != m.SHA256 {
+		return nil, false, fmt.Errorf("%s has sha256 %s…, want %s… from the manifest: the download is corrupt or stale (reload the page).", m.Name, sum[:12], m.SHA256[:12])
+	}
+	if !cache.IsUndefined() {
+		p.store(cache, m.Path, b) // best effort: a full quota only costs a later download
+	}
+	return b, false, nil
+}
+
+func (p *platform) openCache() safejs.Value {
+	caches, err := p.global.Get("caches")
+	if err != nil || caches.IsUndefined() {
+		return safejs.Value{}
+	}
+	pr, err := caches.Call("open", weightsCache)
+	if err != nil {
+		return safejs.Value{}
+	}
+	c, err := await(pr)
+	if err != nil {
+		return safejs.Value{}
+	}
+	return c
+}
+
+func (p *platform) cached(cache safejs.Value, path string) []byte {
+	if cache.IsUndefined() || cache.IsNull() {
+		return nil
+	}
+	pr, err := cache.Call("match", path)
+	if err != nil {
+		return nil
+	}
+	resp, err := await(pr)
+	if err != nil || resp.IsUndefined() || resp.IsNull() {
+		return nil
+	}
+	pr, err = resp.Call("arrayBuffer")
+	if err != nil {
+		return nil
+	}
+	ab, err := await(pr)
+	if err != nil {
+		return nil
+	}
+	b, _ := bytesOf(ab)
+	return b
+}
+
+func (p *platform) store(cache safejs.Value, path string, b []byte) {
+	if cache.IsUndefined() || cache.IsNull() {
+		return
+	}
+	u8, _ := p.global.Get("Uint8Array")
+	a, err := u8.New(len(b))
+	if err != nil {
+		return
+	}
+	if _, err := safejs.CopyBytesToJS(a, b); err != nil {
+		return
+	}
+	ctor, _ := p.global.Get("Response")
+	resp, err := ctor.New(a)
+	if err != nil {
+		return
+	}
+	if pr, err := cache.Call("put", path, resp); err == nil {
+		_, _ = await(pr)
+	}
+}
+
+// download reads the body chunk by chunk for the progress bar; the total is
+// the manifest's size (Content-Length is the compressed size when the
+// server compresses).
+func (p *platform) download(m state.ModelOption, progress func(loaded, total int64)) ([]byte, error) {
+	resp, err := p.fetch(m.Path, nil)
+	if err != nil {
+		return nil, err
+	}
+	body, err := resp.Get("body")
+	if err != nil {
+		return nil, err
+	}
+	reader, err := body.Call("getReader")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, m.Size)
+	for {
+		pr, err := reader.Call("read")
+		if err != nil {
+			return nil, err
+		}
+		chunk, err := await(pr)
+		if err != nil {
+			return nil, fmt.Errorf("downloading %s: %v", m.Name, err)
+		}
+		if done, _ := chunk.Get("done"); truthy(done) {
+			break
+		}
+		v, err := chunk.Get("value")
+		if err != nil {
+			return nil, err
+		}
+		n, err := v.Length()
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(out)+n) > protocol.MaxWeightsBytes {
+			return nil, fmt.Errorf("%s is larger than the engine accepts", m.Name)
+		}
+		start := len(out)
+		out = append(out, make([]byte, n)...)
+		if _, err := safejs.CopyBytesToGo(out[start:], v); err != nil {
+			return nil, err
+		}
+		progress(int64(len(out)), m.Size)
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------- images and canvases
+
+// Preview implements ui.Platform with createImageBitmap (decoded off the
+// page's thread by the browser) and an OffscreenCanvas.
+func (p *platform) Preview(ctx context.Context, encoded []byte, size int) (state.Pixels, error) {
+	u8, _ := p.global.Get("Uint8Array")
+	a, err := u8.New(len(encoded))
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	if _, err := safejs.CopyBytesToJS(a, encoded); err != nil {
+		return state.Pixels{}, err
+	}
+	blobCtor, _ := p.global.Get("Blob")
+	parts, _ := safejs.ValueOf([]any{a})
+	blob, err := blobCtor.New(parts)
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	pr, err := p.global.Call("createImageBitmap", blob)
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	bmp, err := await(pr)
+	if err != nil {
+		return state.Pixels{}, fmt.Errorf("the browser cannot decode it: %v", err)
+	}
+	defer bmp.Call("close")
+	wv, _ := bmp.Get("width")
+	hv, _ := bmp.Get("height")
+	w, _ := wv.Int()
+	h, _ := hv.Int()
+	side := min(w, h) // centre crop, as the worker does
+	oc, _ := p.global.Get("OffscreenCanvas")
+	canvas, err := oc.New(size, size)
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	g, err := canvas.Call("getContext", "2d")
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	if _, err := g.Call("drawImage", bmp, (w-side)/2, (h-side)/2, side, side, 0, 0, size, size); err != nil {
+		return state.Pixels{}, err
+	}
+	img, err := g.Call("getImageData", 0, 0, size, size)
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	data, _ := img.Get("data")
+	px := state.Pixels{W: size, H: size, RGBA: make([]byte, 4*size*size)}
+	_, err = safejs.CopyBytesToGo(px.RGBA, data)
+	return px, err
+}
+
+// Draw implements ui.Platform.
+func (p *platform) Draw(id string, px state.Pixels) error {
+	el, err := p.doc.Call("getElementById", id)
+	if err != nil || el.IsNull() {
+		return err
+	}
+	for name, want := range map[string]int{"width": px.W, "height": px.H} {
+		if v, _ := el.Get(name); func() bool { n, _ := v.Int(); return n != want }() {
+			_ = el.Set(name, want)
+		}
+	}
+	ctor, _ := p.global.Get("Uint8ClampedArray")
+	arr, err := ctor.New(len(px.RGBA))
+	if err != nil {
+		return err
+	}
+	if _, err := safejs.CopyBytesToJS(arr, px.RGBA); err != nil {
+		return err
+	}
+	idCtor, _ := p.global.Get("ImageData")
+	img, err := idCtor.New(arr, px.W, px.H)
+	if err != nil {
+		return err
+	}
+	g, err := el.Call("getContext", "2d")
+	if err != nil {
+		return err
+	}
+	_, err = g.Call("putImageData", img, 0, 0)
+	return err
+}
+
+// Now implements ui.Platform.
+func (p *platform) Now() float64 {
+	if perf, err := p.global.Get("performance"); err == nil {
+		if v, err := perf.Call("now"); err == nil {
+			if ms, err := v.Float(); err == nil {
+				return ms
+			}
+		}
+	}
+	return float64(time.Since(p.start).Microseconds()) / 1000
+}
