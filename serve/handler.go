@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -193,6 +194,12 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, name string)
 	}
 	if token != "" {
 		hd.Set("Content-Encoding", token)
+		// ServeContent leaves Content-Length out when there is a
+		// Content-Encoding; the length of the encoded file is the right
+		// one for a whole response, and lets clients see its size.
+		if r.Header.Get("Range") == "" && r.Header.Get("If-Match") == "" && r.Header.Get("If-Unmodified-Since") == "" {
+			hd.Set("Content-Length", strconv.FormatInt(fst.Size(), 10))
+		}
 	}
 	var etag string
 	if hashed {

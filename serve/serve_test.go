@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,9 @@ func TestResponses(t *testing.T) {
 			if got := r.header.Get("Etag"); got != wantTag {
 				t.Errorf("Accept-Encoding %q: ETag %s, want %s", tc.accept, got, wantTag)
 			}
+			if want := strconv.Itoa(len(r.body)); r.header.Get("Content-Length") != want {
+				t.Errorf("Accept-Encoding %q: Content-Length %q, want %s", tc.accept, r.header.Get("Content-Length"), want)
+			}
 			switch tc.encoding {
 			case "gzip":
 				zr, err := gzip.NewReader(strings.NewReader(r.body))
@@ -378,6 +382,21 @@ func TestResponses(t *testing.T) {
 		r := do(t, c, "HEAD", base+"/engine."+wasmHash+".wasm", nil)
 		if r.status != 200 || r.body != "" || r.header.Get("Content-Length") != "65544" {
 			t.Errorf("HEAD: status %d, body %d bytes, Content-Length %q; want 200, 0, 65544", r.status, len(r.body), r.header.Get("Content-Length"))
+		}
+	})
+
+	t.Run("HEAD precompressed", func(t *testing.T) {
+		r := do(t, c, "HEAD", base+js, map[string]string{"Accept-Encoding": "br"})
+		if r.status != 200 || r.header.Get("Content-Encoding") != "br" || r.header.Get("Content-Length") != "14" {
+			t.Errorf("HEAD br: status %d Content-Encoding %q Content-Length %q; want 200 br 14", r.status, r.header.Get("Content-Encoding"), r.header.Get("Content-Length"))
+		}
+		r = do(t, c, "GET", base+js, map[string]string{"Accept-Encoding": "br", "Range": "bytes=0-3"})
+		if r.status != 206 || r.body != "pret" || r.header.Get("Content-Range") != "bytes 0-3/14" {
+			t.Errorf("Range on the br variant: status %d body %q Content-Range %q", r.status, r.body, r.header.Get("Content-Range"))
+		}
+		r = do(t, c, "GET", base+js, map[string]string{"Accept-Encoding": "br", "If-Match": `"other"`})
+		if r.status != 412 {
+			t.Errorf("If-Match mismatch: status %d, want 412", r.status)
 		}
 	})
 
