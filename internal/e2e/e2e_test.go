@@ -186,7 +186,7 @@ func eval(t *testing.T, ctx context.Context, what, js string, out any) {
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 90)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	p := filepath.Join(dir, name)
@@ -395,7 +395,7 @@ func TestBrowser(t *testing.T) {
   const load = performance.now() - t0;
   let steps = 0;
   const f0 = example.state.frames, w0 = performance.now();
-  const r = await m.retrieve(example.state.x, example.state.y, {onProgress: ({done}) => { steps = done; }});
+  const r = await example.retrieve(({done}) => { steps = done; });
   const wall = performance.now() - w0, frames = example.state.frames - f0;
   const intervene = [], retrieves = [];
   for (let i = 0; i < %d; i++) {

@@ -79,7 +79,9 @@ async function samplePair() {
   return s;
 }
 
-async function retrieve() {
+// retrieve runs the retrieval of the current pair and shows it; onProgress
+// (optional) also receives the worker's {done, total}.
+async function retrieve(onProgress) {
   if (!state.x || !state.y) {
     status('Choose or generate two images first.', true);
     return null;
@@ -90,7 +92,10 @@ async function retrieve() {
   try {
     const r = await state.m.retrieve(state.x, state.y, {
       signal: state.abort.signal,
-      onProgress: ({ done, total }) => { bar.value = done / total; },
+      onProgress: (p) => {
+        bar.value = p.done / p.total;
+        if (onProgress) onProgress(p);
+      },
     });
     const best = r.retrieval.best;
     $('answer').textContent = `Best action: ${best.name} (p = ${r.probs[best.index].toFixed(3)}), ` +
