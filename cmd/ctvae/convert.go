@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"ctvae/data"
+	"ctvae/internal/configfile"
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/ctvae"
 	"ctvae/runtime/nn"
@@ -151,34 +152,11 @@ func inputConfig(m *checkpoint.Model) (cfg ctvae.Config, where string, err error
 		}
 		params, where = hp, "checkpoint's hyper_parameters"
 	}
-	cfg, err = configFromParams(params)
+	cfg, err = configfile.FromParams(params)
 	if err != nil {
 		return ctvae.Config{}, "", fmt.Errorf("%s: %w", where, err)
 	}
 	return cfg, where, nil
-}
-
-// configFromParams reads an official model_params mapping, as
-// internal/configfile does for the YAML: "name" must be a VQ-VAE or CT-VAE
-// class and is dropped, the rest is strict JSON config.
-func configFromParams(params map[string]any) (ctvae.Config, error) {
-	p := make(map[string]any, len(params))
-	for k, v := range params {
-		p[k] = v
-	}
-	if name, ok := p["name"]; ok {
-		switch name {
-		case "VQVAE", "MCQVAE", "CTMCQVAE", "CTVAE":
-		default:
-			return ctvae.Config{}, fmt.Errorf("model name %v: not a VQ-VAE or CT-VAE config (want MCQVAE or CTMCQVAE)", name)
-		}
-		delete(p, "name")
-	}
-	j, err := json.Marshal(p)
-	if err != nil {
-		return ctvae.Config{}, err
-	}
-	return ctvae.ParseConfig(j)
 }
 
 // configDiff lists the config fields on which a and b differ.

@@ -38,15 +38,26 @@ func Parse(b []byte) (ctvae.Config, error) {
 			return ctvae.Config{}, fmt.Errorf("configfile: model_params is not a mapping")
 		}
 	}
-	if name, ok := params["name"]; ok {
+	return FromParams(params)
+}
+
+// FromParams reads an official model_params mapping (from a YAML file or a
+// checkpoint's hyper_parameters): "name" must be a VQ-VAE or CT-VAE class and
+// is dropped; the rest is a strict config. params is not modified.
+func FromParams(params map[string]any) (ctvae.Config, error) {
+	p := make(map[string]any, len(params))
+	for k, v := range params {
+		p[k] = v
+	}
+	if name, ok := p["name"]; ok {
 		switch name {
 		case "VQVAE", "MCQVAE", "CTMCQVAE", "CTVAE":
 		default:
 			return ctvae.Config{}, fmt.Errorf("configfile: model_params name %v: not a VQ-VAE or CT-VAE config (want MCQVAE or CTMCQVAE)", name)
 		}
-		delete(params, "name")
+		delete(p, "name")
 	}
-	j, err := json.Marshal(params)
+	j, err := json.Marshal(p)
 	if err != nil {
 		return ctvae.Config{}, fmt.Errorf("configfile: %w", err)
 	}
