@@ -16,7 +16,7 @@ type convAlgo int
 const (
 	algoGEMM     convAlgo = iota // 1×1 stride 1 pad 0
 	algoIm2col                   // general Conv2d
-	algoWinograd                 // 3×3 stride 1 pad 1
+	algoWinograd                 // 3×3 stride 1 pad 1, and 4×4 stride 2 pad 1 (see newWinograd)
 	algoCol2im                   // ConvTranspose2d
 )
 
@@ -47,6 +47,9 @@ func NewConv(p ConvParams) *Conv {
 	}
 	ckk := p.CIn * p.KH * p.KW
 	switch {
+	case winogradK4S2(p) && min(p.CIn, p.COut) >= winoMinChannels:
+		c.algo = algoWinograd
+		c.wino = newWinograd(p, winoTile)
 	case p.Transposed:
 		c.algo = algoCol2im
 		c.wp = make([]float32, packedASize(p.COut*p.KH*p.KW, p.CIn))
@@ -54,7 +57,7 @@ func NewConv(p ConvParams) *Conv {
 	case p.KH == 1 && p.KW == 1 && p.Stride == 1 && p.Pad == 0:
 		c.algo = algoGEMM
 		c.wp = make([]float32, packedASize(p.COut, p.CIn))
-	case p.KH == 3 && p.KW == 3 && p.Stride == 1 && p.Pad == 1:
+	case p.KH == 3 && p.KW == 3 && p.Stride == 1 && p.Pad == 1 && !p.Transposed:
 		c.algo = algoWinograd
 		c.wino = newWinograd(p, winoTile)
 	default:
@@ -66,6 +69,20 @@ func NewConv(p ConvParams) *Conv {
 	// allocates nothing either.
 	putTeam(getTeam())
 	return c
+}
+
+// winoMinChannels is the fewest input and output channels for which a 4×4,
+// stride 2 layer goes through Winograd. The image-facing layers (3
+// channels) cost under 1% of the VQ-VAE's work, and with so few terms per
+// output the transforms' rounding, which scales with the whole tile rather
+// than with the terms, is not averaged away: they keep the exact-order
+// im2col and col2im paths and match PyTorch to a few ulps.
+const winoMinChannels = 16
+
+// winogradK4S2 reports whether p is a 4×4, stride 2, pad 1 layer that
+// newWinograd can run (even sizes for a Conv2d).
+func winogradK4S2(p ConvParams) bool {
+	return p.KH == 4 && p.KW == 4 && p.Stride == 2 && p.Pad == 1 && (p.Transposed || p.H%2 == 0 && p.W%2 == 0)
 }
 
 // Params returns the shapes the plan was made for.

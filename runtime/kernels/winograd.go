@@ -69,8 +69,19 @@ var winoF4 = winoMats{
 	},
 }
 
+// Layouts of the winograd's source and destination. The 3×3 convolution is
+// always computed on "phase space" planes; the layout says how those map to
+// the caller's NCHW tensors.
+const (
+	layoutPlain = iota // a 3×3, stride 1, pad 1 Conv2d: phase space is the tensor
+	layoutS2D          // a 4×4, stride 2, pad 1 Conv2d on even H, W (see newWinograd)
+	layoutD2S          // a 4×4, stride 2, pad 1 ConvTranspose2d (see newWinograd)
+)
+
 type winograd struct {
-	p         ConvParams
+	p         ConvParams // the 3×3, stride 1, pad 1 convolution in phase space
+	layout    int
+	orig      ConvParams // the convolution the caller asked for
 	mats      *winoMats
 	m, a      int       // output and input tile sizes
 	th, tw, T int       // tiles per image (rows, cols) and over the batch
@@ -79,6 +90,13 @@ type winograd struct {
 	v         []float32 // [a·a][CIn][T]
 	mo        []float32 // [a·a][COut][T]
 
+	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
+	// xBase[c%xDiv] + y·xRS + x·xCS]; destinations likewise with y*.
+	xC, xDiv, xPlane, xRS, xCS int
+	xBase                      [4]int
+	yC, yDiv, yPlane, yRS, yCS int
+	yBase                      [4]int
+
 	// Per-call state for the pool: the phase being run and its operands.
 	phase    int
 	src, dst []float32
@@ -86,11 +104,45 @@ type winograd struct {
 	gemms    []gemmArgs // one per ξ, fixed at construction
 }
 
-func newWinograd(p ConvParams, m int) *winograd {
-	w := &winograd{p: p, m: m, a: m + 2, mats: &winoF4}
+// newWinograd plans F(m×m, 3×3) for q, which is a 3×3, stride 1, pad 1
+// Conv2d, or one of the two 4×4, stride 2, pad 1 layers of the VQ-VAE, which
+// are exactly 3×3, stride 1, pad 1 convolutions in disguise:
+//
+//   - Conv2d on even H, W: with the space-to-depth planes
+//     z[(c,py,px), u, v] = x[c, 2u+py, 2v+px] (4·CIn channels, H/2×W/2),
+//     y[o,i,j] = Σ z[(c,py,px), i+dy, j+dx]·w[o,c,2dy+py+1,2dx+px+1] over
+//     dy, dx ∈ {-1,0,1}, taps outside 0..3 being zero, and the padding of z
+//     being exactly the padding of x.
+//   - ConvTranspose2d: each output phase y[o, 2u+qy, 2v+qx] =
+//     Σ x[c, u+dy, v+dx]·w[c,o,qy+1-2dy,qx+1-2dx] is a 3×3 convolution of x
+//     with 4·COut output channels (o,qy,qx), then depth-to-space.
+//
+// Both then cost 36/16·4 = 9 multiplications per input-output channel pair
+// and output pixel with F(4×4) instead of 16.
+func newWinograd(q ConvParams, m int) *winograd {
+	w := &winograd{orig: q, p: q, m: m, a: m + 2, mats: &winoF4}
 	if m == 2 {
 		w.mats = &winoF2
 	}
+	w.xC, w.xDiv, w.xPlane, w.xRS, w.xCS = q.CIn, 1, q.H*q.W, q.W, 1
+	w.yC, w.yDiv, w.yPlane, w.yRS, w.yCS = q.COut, 1, q.OutH()*q.OutW(), q.OutW(), 1
+	switch {
+	case q.KH == 3:
+		w.layout = layoutPlain
+	case q.Transposed:
+		w.layout = layoutD2S
+		w.p = ConvParams{N: q.N, CIn: q.CIn, H: q.H, W: q.W, COut: 4 * q.COut}
+		ow := q.OutW()
+		w.yDiv, w.yRS, w.yCS = 4, 2*ow, 2
+		w.yBase = [4]int{0, 1, ow, ow + 1}
+	default:
+		w.layout = layoutS2D
+		w.p = ConvParams{N: q.N, CIn: 4 * q.CIn, H: q.H / 2, W: q.W / 2, COut: q.COut}
+		w.xDiv, w.xRS, w.xCS = 4, 2*q.W, 2
+		w.xBase = [4]int{0, 1, q.W, q.W + 1}
+	}
+	w.p.KH, w.p.KW, w.p.Stride, w.p.Pad = 3, 3, 1, 1
+	p := w.p
 	oh, ow := p.OutH(), p.OutW()
 	w.th, w.tw = (oh+m-1)/m, (ow+m-1)/m
 	w.T = p.N * w.th * w.tw
@@ -110,14 +162,50 @@ func newWinograd(p ConvParams, m int) *winograd {
 	return w
 }
 
-// setWeights computes U[ξ][o][c] = (G g[o,c] Gᵀ)[ξ] in float64 and stores
-// it in packA layout.
+// kernel3 writes the phase-space 3×3 kernel k[ky·3+kx] for output channel o
+// and input channel c, read from the caller's weights wt.
+func (w *winograd) kernel3(k *[9]float32, wt []float32, o, c int) {
+	q := w.orig
+	switch w.layout {
+	case layoutPlain:
+		copy(k[:], wt[(o*q.CIn+c)*9:(o*q.CIn+c+1)*9])
+		return
+	case layoutS2D: // c = (cx, py, px)
+		cx, py, px := c/4, c/2%2, c%2
+		for dy := -1; dy <= 1; dy++ {
+			for dx := -1; dx <= 1; dx++ {
+				ky, kx := 2*dy+py+1, 2*dx+px+1
+				var v float32
+				if ky >= 0 && ky < 4 && kx >= 0 && kx < 4 {
+					v = wt[((o*q.CIn+cx)*4+ky)*4+kx]
+				}
+				k[(dy+1)*3+dx+1] = v
+			}
+		}
+	case layoutD2S: // o = (ox, qy, qx)
+		ox, qy, qx := o/4, o/2%2, o%2
+		for dy := -1; dy <= 1; dy++ {
+			for dx := -1; dx <= 1; dx++ {
+				ky, kx := qy+1-2*dy, qx+1-2*dx
+				var v float32
+				if ky >= 0 && ky < 4 && kx >= 0 && kx < 4 {
+					v = wt[((c*q.COut+ox)*4+ky)*4+kx]
+				}
+				k[(dy+1)*3+dx+1] = v
+			}
+		}
+	}
+}
+
+// setWeights computes U[ξ][o][c] = (G g[o,c] Gᵀ)[ξ] in float64 for the
+// phase-space kernels g (see kernel3) and stores it in packA layout.
 func (w *winograd) setWeights(wt []float32) {
 	p, a, g := w.p, w.a, w.mats.g
 	var tmp [6][3]float64
+	var k [9]float32
 	for o := 0; o < p.COut; o++ {
 		for c := 0; c < p.CIn; c++ {
-			k := wt[(o*p.CIn+c)*9 : (o*p.CIn+c+1)*9]
+			w.kernel3(&k, wt, o, c)
 			for i := 0; i < a; i++ { // tmp = G·g
 				for j := 0; j < 3; j++ {
 					tmp[i][j] = g[i][0]*float64(k[j]) + g[i][1]*float64(k[3+j]) + g[i][2]*float64(k[6+j])
@@ -183,7 +271,9 @@ func (w *winograd) inputChannel(c int) {
 	var d, tmp [6][6]float32
 	tiles := w.th * w.tw
 	for n := 0; n < p.N; n++ {
-		plane := w.src[(n*p.CIn+c)*p.H*p.W : (n*p.CIn+c+1)*p.H*p.W]
+		sc := n*w.xC + c/w.xDiv
+		plane := w.src[sc*w.xPlane : (sc+1)*w.xPlane]
+		base, rs, cs := w.xBase[c%w.xDiv], w.xRS, w.xCS
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				y0, x0 := ty*m-1, tx*m-1
@@ -192,7 +282,7 @@ func (w *winograd) inputChannel(c int) {
 					for j := 0; j < a; j++ {
 						ix := x0 + j
 						if iy >= 0 && iy < p.H && ix >= 0 && ix < p.W {
-							d[i][j] = plane[iy*p.W+ix]
+							d[i][j] = plane[base+iy*rs+ix*cs]
 						} else {
 							d[i][j] = 0
 						}
@@ -241,13 +331,14 @@ func (w *winograd) outputChannel(o int) {
 	oh, ow := p.OutH(), p.OutW()
 	var bias float32
 	if w.bias != nil {
-		bias = w.bias[o]
+		bias = w.bias[o/w.yDiv]
 	}
 	var mm [6][6]float32
 	var tmp [4][6]float32
 	tiles := w.th * w.tw
 	for n := 0; n < p.N; n++ {
-		plane := w.dst[(n*p.COut+o)*oh*ow : (n*p.COut+o+1)*oh*ow]
+		dc := n*w.yC + o/w.yDiv
+		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				t := n*tiles + ty*w.tw + tx
@@ -256,10 +347,10 @@ func (w *winograd) outputChannel(o int) {
 				}
 				switch m {
 				case 4:
-					w.outputF4(&mm, plane, ty, tx, oh, ow, bias)
+					w.outputF4(&mm, &out, ty, tx, bias)
 					continue
 				case 2:
-					w.outputF2(&mm, plane, ty, tx, oh, ow, bias)
+					w.outputF2(&mm, &out, ty, tx, bias)
 					continue
 				}
 				for i := 0; i < m; i++ { // tmp = Aᵀ·M
@@ -289,13 +380,23 @@ func (w *winograd) outputChannel(o int) {
 								s += tmp[i][k] * f
 							}
 						}
-						plane[oy*ow+ox] = s + bias
+						out.set(oy, ox, s+bias)
 					}
 				}
 			}
 		}
 	}
 }
+
+// outPlane is one destination plane seen in phase space: pixel (y, x) of
+// the 3×3 convolution's h×w output lives at plane[base + y·rs + x·cs].
+type outPlane struct {
+	plane        []float32
+	base, rs, cs int
+	h, w         int
+}
+
+func (o *outPlane) set(y, x int, v float32) { o.plane[o.base+y*o.rs+x*o.cs] = v }
 
 // ---------------------------------------------------------------------------
 // F(4×4, 3×3) and F(2×2, 3×3) transforms written out: the generic matrix
@@ -346,28 +447,28 @@ func (w *winograd) inputF4(d *[6][6]float32, c, t int) {
 	}
 }
 
-// outputF4 writes Y = Aᵀ M A + bias for one tile into plane (in range only).
-func (w *winograd) outputF4(mm *[6][6]float32, plane []float32, ty, tx, oh, ow int, bias float32) {
+// outputF4 writes Y = Aᵀ M A + bias for one tile into out (in range only).
+func (w *winograd) outputF4(mm *[6][6]float32, out *outPlane, ty, tx int, bias float32) {
 	var tmp [4][6]float32
 	for j := 0; j < 6; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = at6(mm[0][j], mm[1][j], mm[2][j], mm[3][j], mm[4][j], mm[5][j])
 	}
 	for i := 0; i < 4; i++ {
 		oy := ty*4 + i
-		if oy >= oh {
+		if oy >= out.h {
 			break
 		}
 		r := &tmp[i]
 		y0, y1, y2, y3 := at6(r[0], r[1], r[2], r[3], r[4], r[5])
 		ox := tx * 4
-		row := plane[oy*ow : (oy+1)*ow]
-		if ox+4 <= ow {
-			row[ox], row[ox+1], row[ox+2], row[ox+3] = y0+bias, y1+bias, y2+bias, y3+bias
+		if ox+4 <= out.w && out.cs == 1 {
+			row := out.plane[out.base+oy*out.rs+ox : out.base+oy*out.rs+ox+4]
+			row[0], row[1], row[2], row[3] = y0+bias, y1+bias, y2+bias, y3+bias
 			continue
 		}
 		for j, y := range [4]float32{y0, y1, y2, y3} {
-			if ox+j < ow {
-				row[ox+j] = y + bias
+			if ox+j < out.w {
+				out.set(oy, ox+j, y+bias)
 			}
 		}
 	}
@@ -398,7 +499,7 @@ func (w *winograd) inputF2(d *[6][6]float32, c, t int) {
 }
 
 // outputF2 writes Y = Aᵀ M A + bias for one tile (M in mm's top-left 4×4).
-func (w *winograd) outputF2(mm *[6][6]float32, plane []float32, ty, tx, oh, ow int, bias float32) {
+func (w *winograd) outputF2(mm *[6][6]float32, out *outPlane, ty, tx int, bias float32) {
 	var tmp [2][4]float32
 	for j := 0; j < 4; j++ {
 		tmp[0][j] = mm[0][j] + mm[1][j] + mm[2][j]
@@ -406,16 +507,15 @@ func (w *winograd) outputF2(mm *[6][6]float32, plane []float32, ty, tx, oh, ow i
 	}
 	for i := 0; i < 2; i++ {
 		oy := ty*2 + i
-		if oy >= oh {
+		if oy >= out.h {
 			break
 		}
 		r := &tmp[i]
 		y0, y1 := r[0]+r[1]+r[2], r[1]-r[2]-r[3]
 		ox := tx * 2
-		row := plane[oy*ow : (oy+1)*ow]
-		row[ox] = y0 + bias
-		if ox+1 < ow {
-			row[ox+1] = y1 + bias
+		out.set(oy, ox, y0+bias)
+		if ox+1 < out.w {
+			out.set(oy, ox+1, y1+bias)
 		}
 	}
 }
