@@ -10,7 +10,7 @@ WASM_PKGS := ./runtime/... ./weights/... ./data/... ./internal/golden/...
 BIN       := bin/ctvae
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build test test-native test-wasm lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
+.PHONY: all build dist test test-native test-wasm lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
 
 all: build
 
@@ -58,9 +58,13 @@ bench-wasm: deps-node
 	@echo "== wasm (node, one thread) =="
 	$(WASMENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2s $(BENCH_PKGS) | grep -E '^(Benchmark|ok|FAIL|pkg)'
 
-serve: build
-	@echo "The browser app is not built yet; the CLI is at $(BIN):"
-	@./$(BIN) help || true
+# Assemble the static site (wasm, JS, weights, manifest, service worker, .br/.gz).
+dist:
+	$(GO) run ./build -out dist
+
+# The main job: build everything and serve the demo on $(ADDR) (make serve ADDR=127.0.0.1:9000).
+serve: build dist
+	./$(BIN) serve --dir dist --addr $(ADDR)
 
 # Regenerate the golden files with Debian's PyTorch (not needed by make test).
 deps-torch:
