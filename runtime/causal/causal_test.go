@@ -602,3 +602,70 @@ func TestMACs(t *testing.T) {
 		t.Fatalf("Forward did %d MACs, worst case %d", got, bound)
 	}
 }
+
+// TestSplitLeakyMatchesDirect: the split sums of leaky.go against leakyDot
+// on random vectors of every small length and sign mix (all positive, all
+// negative weights included), with and without the edge term, for both
+// slopes used.
+func TestSplitLeakyMatchesDirect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	vec := func(n int, scale float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * scale)
+		}
+		return v
+	}
+	for trial := 0; trial < 400; trial++ {
+		c, heads := rng.IntN(40), 1+rng.IntN(3)
+		w := vec(heads*c, 1)
+		switch trial % 4 {
+		case 1:
+			for i := range w {
+				w[i] = float32(math.Abs(float64(w[i])))
+			}
+		case 2:
+			for i := range w {
+				w[i] = -float32(math.Abs(float64(w[i])))
+			}
+		}
+		s := newSignSplit(w, heads, c)
+		e, te := vec(heads*c, 1), float32(rng.Float64())
+		es := make([]float32, heads*c)
+		x, y := make([][]float32, 4), make([][]float32, 4)
+		xs, ys := make([][]float32, 4), make([][]float32, 4)
+		for h := 0; h < heads; h++ {
+			o := h * c
+			eLin := s.scale(es[o:o+c], e[o:o+c], h)
+			xLin, yLin := make([]float64, 4), make([]float64, 4)
+			for k := range x {
+				x[k], y[k] = vec(c, 2), vec(c, 2)
+				xs[k], ys[k] = make([]float32, c), make([]float32, c)
+				xLin[k], yLin[k] = s.scale(xs[k], x[k], h), s.scale(ys[k], y[k], h)
+			}
+			q, neg := s.q[h], s.tailNeg[h]
+			var got [4]float32
+			got[0], got[1], got[2], got[3] = absSum4(xs[0], ys[0], ys[1], ys[2], ys[3], q, neg)
+			for k := 0; k < 4; k++ {
+				// Scale of the rounding: Σ |w| |z|.
+				var mag float64
+				for ch := 0; ch < c; ch++ {
+					mag += math.Abs(float64(w[o+ch]) * float64(x[0][ch]+y[k][ch]+e[o+ch]*te))
+				}
+				tol := 1e-5 * (1 + mag)
+				want := float64(leakyDot(w[o:o+c], x[0], y[k], nil, 0, 0.01))
+				if v := float64(splitScore(0, xLin[0]+yLin[k], got[k], 0.01)); math.Abs(v-want) > tol {
+					t.Fatalf("trial %d head %d pair %d: absSum4 split %g, direct %g", trial, h, k, v, want)
+				}
+				if v := float64(splitScore(0, xLin[0]+yLin[k], absSum(xs[0], ys[k], q, neg), 0.01)); math.Abs(v-want) > tol {
+					t.Fatalf("trial %d head %d pair %d: absSum split %g, direct %g", trial, h, k, v, want)
+				}
+				want = float64(leakyDot(w[o:o+c], x[k], y[k], e[o:o+c], te, 0.2))
+				lin := xLin[k] + yLin[k] + float64(te)*eLin
+				if v := float64(splitScore(0, lin, absSumEdge(xs[k], ys[k], es[o:o+c], te, q, neg), 0.2)); math.Abs(v-want) > tol {
+					t.Fatalf("trial %d head %d pair %d: absSumEdge split %g, direct %g", trial, h, k, v, want)
+				}
+			}
+		}
+	}
+}
