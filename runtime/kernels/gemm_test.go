@@ -226,3 +226,30 @@ func reportFLOPs(b *testing.B, flops int64) {
 	b.ReportMetric(float64(flops)/sec/1e9, "GFLOP/s")
 	b.ReportMetric(sec*1e3, "ms/op")
 }
+
+// TestMicroMatchesNaive ties this build's register tile (Go, wasm or amd64
+// assembly; -tags purego selects the Go one on amd64) to the panel product
+// it computes: t[r·nr+q] = Σ_p a[p·mr+r]·b[p·nr+q], with panels shorter and
+// longer than a k block.
+func TestMicroMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, k := range []int{0, 1, 2, 3, 7, 64, kc, kc + 5} {
+		a, b := randSlice(r, k*mr), randSlice(r, k*nr)
+		var got [mr * nr]float32
+		for i := range got {
+			got[i] = guard // micro must overwrite, not accumulate
+		}
+		micro(a, b, &got)
+		for i := 0; i < mr; i++ {
+			for j := 0; j < nr; j++ {
+				var want float32
+				for p := 0; p < k; p++ {
+					want += a[p*mr+i] * b[p*nr+j]
+				}
+				if !closeTo(float64(got[i*nr+j]), float64(want), float64(k+1), 1e-6) {
+					t.Fatalf("k=%d: t[%d,%d] = %v, want %v", k, i, j, got[i*nr+j], want)
+				}
+			}
+		}
+	}
+}
