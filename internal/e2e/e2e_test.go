@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -32,6 +31,7 @@ import (
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/ctvae"
 	"ctvae/runtime/nn"
+	"ctvae/serve"
 	"ctvae/weights"
 )
 
@@ -63,31 +63,19 @@ func modelBytes(t *testing.T, cfg ctvae.Config, seed uint64, dt weights.DType) [
 	return b
 }
 
-// site assembles what the page needs into dir: engine.wasm (GOOS=js
-// GOARCH=wasm), Go's wasm_exec.js, wasm/js and the given extra files.
+// site builds the real static site into dir with `go run ./build` (content-
+// hashed names, manifest, service worker, precompressed variants) and adds
+// the given extra files (test models) under their plain names.
 func site(t *testing.T, dir string, files map[string][]byte) {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "engine.wasm"), "./wasm/engine")
+	build := exec.Command("go", "run", "./build", "-src", root, "-out", dir)
 	build.Dir = root
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building engine.wasm: %v\n%s", err, out)
-	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"), filepath.Join(dir, "wasm_exec.js"))
-	js, err := filepath.Glob(filepath.Join(root, "wasm", "js", "*"))
-	if err != nil || len(js) == 0 {
-		t.Fatalf("no files in wasm/js: %v", err)
-	}
-	for _, f := range js {
-		copyFile(t, f, filepath.Join(dir, filepath.Base(f)))
+		t.Fatalf("go run ./build: %v\n%s", err, out)
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -114,7 +102,12 @@ func serveDir(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 10 * time.Second}
+	h, err := serve.NewHandler(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String() + "/"
@@ -480,16 +473,35 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("crash: %s; restarted with %s", r5.Code, r5.Checksum)
 
-	// The wasm's transfer size, for the record.
-	wasm, err := os.ReadFile(filepath.Join(dir, "engine.wasm"))
+	// Transfer sizes of the wasm programs, for the record: the build's .br
+	// variants are what a browser downloads.
+	var manifest struct {
+		Files map[string]struct {
+			Path string `json:"path"`
+			Size int64  `json:"size"`
+		} `json:"files"`
+	}
+	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	zw.Write(wasm)
-	zw.Close()
-	t.Logf("engine.wasm: %d bytes, gzip -9 %d bytes; total e2e %v", len(wasm), gz.Len(), time.Since(start))
+	if err := json.Unmarshal(mb, &manifest); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	for _, name := range []string{"engine.wasm", "app.wasm"} {
+		f, ok := manifest.Files[name]
+		if !ok {
+			t.Errorf("manifest.json lists no %s", name)
+			continue
+		}
+		br, err := os.Stat(filepath.Join(dir, f.Path+".br"))
+		if err != nil {
+			t.Errorf("%s has no brotli variant: %v", name, err)
+			continue
+		}
+		t.Logf("%s: %d bytes, brotli %d bytes", name, f.Size, br.Size())
+	}
+	t.Logf("total e2e %v", time.Since(start))
 }
 
 func median(v []float64) float64 {

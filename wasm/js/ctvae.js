@@ -35,15 +35,26 @@ export class CTVAE {
   #weights = null; // {bytes, sampling, seed} of the last successful load
   #restarts = 0;
 
-  // create starts the worker. base is where engine-worker.js, wasm_exec.js
-  // and engine.wasm live (relative to the page); worker, wasmExec and wasm
-  // override single names (a build with content-hashed names passes them).
-  static async create({ base = './', worker = 'engine-worker.js', wasmExec = 'wasm_exec.js', wasm = 'engine.wasm' } = {}) {
-    const root = new URL(base, self.location.href);
+  // create starts the worker. By default it uses the engine files built
+  // beside this module (build/ writes their content-hashed names into the
+  // placeholders below). base (relative to the page) points at a directory
+  // holding engine-worker.js, wasm_exec.js and engine.wasm under their plain
+  // names instead; worker, wasmExec and wasm override single URLs.
+  static async create({ base, worker, wasmExec, wasm } = {}) {
+    const built = {
+      worker: new URL('{{asset "engine-worker.js"}}', import.meta.url),
+      wasmExec: new URL('{{asset "wasm_exec.js"}}', import.meta.url),
+      wasm: new URL('{{asset "engine.wasm"}}', import.meta.url),
+    };
+    const root = base === undefined ? null : new URL(base, self.location.href);
+    const pick = (given, plain, fallback) => {
+      if (given !== undefined) return new URL(given, root ?? self.location.href).href;
+      return root ? new URL(plain, root).href : fallback.href;
+    };
     const m = new CTVAE({
-      worker: new URL(worker, root).href,
-      wasmExec: new URL(wasmExec, root).href,
-      wasm: new URL(wasm, root).href,
+      worker: pick(worker, 'engine-worker.js', built.worker),
+      wasmExec: pick(wasmExec, 'wasm_exec.js', built.wasmExec),
+      wasm: pick(wasm, 'engine.wasm', built.wasm),
     });
     m.#started = m.#start();
     await m.#started;

@@ -1,6 +1,6 @@
 // The API example: client-side action retrieval with ctvae.js and no
 // framework. Everything the page does goes through the CTVAE object m.
-import { CTVAE } from './ctvae.js';
+import { CTVAE } from '{{asset "ctvae.js"}}';
 
 const $ = (id) => document.getElementById(id);
 const state = { m: null, info: null, x: null, y: null, abort: null, frames: 0, seed: 1 };
@@ -151,7 +151,7 @@ $('cancel').addEventListener('click', () => state.abort && state.abort.abort());
 globalThis.example = { state, load, samplePair, retrieve, model: () => state.m };
 
 try {
-  state.m = await CTVAE.create({ base: './' });
+  state.m = await CTVAE.create();
   status('Engine ready: load a model.');
   document.body.dataset.ready = 'true';
 } catch (err) {
