@@ -10,7 +10,7 @@ WASM_PKGS := ./runtime/... ./weights/... ./data/... ./internal/golden/...
 BIN       := bin/ctvae
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build dist test test-native test-wasm lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
+.PHONY: all build dist test test-native test-wasm test-e2e bench-browser deps-chromium lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
 
 all: build
 
@@ -21,17 +21,34 @@ build:
 deps-node:
 	@command -v node >/dev/null 2>&1 || { apt-get update && apt-get install -y nodejs; }
 
-test: lint test-native test-wasm fuzz-short
+# Debian's chromium drives the browser tests (chromedp).
+deps-chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+
+test: lint test-native test-wasm test-e2e fuzz-short
 	@echo "make test: all checks passed"
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(WASMENV) $(GO) vet $(WASM_PKGS)
+	$(WASMENV) $(GO) vet $(WASM_PKGS) ./wasm/...
 
+# Everything but the browser suite, which test-e2e runs with chromium required.
 test-native:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /internal/e2e)
+
+# The browser suite: builds dist/ with go run ./build, serves it with serve/,
+# drives Debian's chromium and compares the page's results with the native engine.
+E2E_SHOTS ?= $(CURDIR)/bin/screenshots
+test-e2e: deps-chromium
+	@mkdir -p $(E2E_SHOTS)
+	$(GO) test -count=1 ./internal/e2e -args -e2e.require -e2e.shots=$(E2E_SHOTS)
+
+# In-browser latency of intervene and retrieve (default config) and wasm sizes.
+bench-browser: deps-chromium
+	$(GO) test -count=1 -v -run TestBrowser ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|load'
+
 
 test-wasm: deps-node
 	$(WASMENV) $(GO) test -count=1 $(WASM_PKGS)
