@@ -54,10 +54,13 @@ func (t *Trainer) Checkpoint(seconds float64) ([]byte, error) {
 	}
 	f := &weights.File{Metadata: map[string]string{keyTrainState: string(b)}}
 	for _, s := range t.specs {
+		f.Tensors = append(f.Tensors, &weights.Tensor{Name: s.Name, Shape: s.Shape, Data: t.Params[s.Name].Data})
+	}
+	for _, name := range t.Adam.Names {
+		m, v := t.Adam.M[name], t.Adam.V[name]
 		f.Tensors = append(f.Tensors,
-			&weights.Tensor{Name: s.Name, Shape: s.Shape, Data: t.Params[s.Name].Data},
-			&weights.Tensor{Name: adamMPrefix + s.Name, Shape: s.Shape, Data: t.Adam.M[s.Name].Data},
-			&weights.Tensor{Name: adamVPrefix + s.Name, Shape: s.Shape, Data: t.Adam.V[s.Name].Data})
+			&weights.Tensor{Name: adamMPrefix + name, Shape: m.Shape, Data: m.Data},
+			&weights.Tensor{Name: adamVPrefix + name, Shape: v.Shape, Data: v.Data})
 	}
 	return weights.Marshal(f, weights.F32)
 }
@@ -108,6 +111,9 @@ func Resume(b []byte) (*Trainer, float64, error) {
 
 func newFromState(ds data.Dataset, cfg ctvae.Config, st trainState, params nn.Params, get func(string, []int) (*tensor.Tensor, error)) (*Trainer, error) {
 	specs := ctvae.Specs(ctvae.Config{Config: cfg.Config})
+	if st.Options.Phase == PhaseCausal {
+		specs = ctvae.Specs(cfg)
+	}
 	for _, s := range specs {
 		p, err := get(s.Name, s.Shape)
 		if err != nil {
@@ -119,16 +125,17 @@ func newFromState(ds data.Dataset, cfg ctvae.Config, st trainState, params nn.Pa
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range specs {
-		m, err := get(adamMPrefix+s.Name, s.Shape)
+	for _, name := range t.Adam.Names {
+		shape := t.Adam.M[name].Shape
+		m, err := get(adamMPrefix+name, shape)
 		if err != nil {
 			return nil, err
 		}
-		v, err := get(adamVPrefix+s.Name, s.Shape)
+		v, err := get(adamVPrefix+name, shape)
 		if err != nil {
 			return nil, err
 		}
-		t.Adam.M[s.Name], t.Adam.V[s.Name] = m, v
+		t.Adam.M[name], t.Adam.V[name] = m, v
 	}
 	t.Adam.Step = st.AdamStep
 	t.Step, t.Epoch, t.Offset = st.Step, st.Epoch, st.Offset
@@ -139,15 +146,25 @@ func newFromState(ds data.Dataset, cfg ctvae.Config, st trainState, params nn.Pa
 	if t.Offset < 0 || t.Offset > t.epochN || t.Epoch < 0 {
 		return nil, fmt.Errorf("train: checkpoint position epoch %d offset %d, want offset in [0, %d]", t.Epoch, t.Offset, t.epochN)
 	}
-	t.shuffle()
+	if t.causal == nil {
+		t.shuffle()
+	}
 	return t, nil
 }
 
-// ModelFile writes the trained VQ-VAE as a model file with action_dim 0 (no
-// causal layer yet, so no factor or action names: the metadata names must
-// match action_dim) and the dataset's name.
+// ModelFile writes the model file of the run. After the VQ-VAE phase it
+// has action_dim 0 (no causal layer yet, so no factor or action names: the
+// metadata names must match action_dim); after the causal phase it is the
+// whole model with the dataset's factor and action names.
 func (t *Trainer) ModelFile(dtype weights.DType) ([]byte, error) {
-	cfg := ctvae.Config{Config: t.Config.Config, Beta: t.Config.Beta}
 	meta := ctvae.Meta{Dataset: t.Dataset.Name(), Preprocess: weights.PreprocessNone}
-	return modelfile.Encode(cfg, t.Params, meta, dtype)
+	if t.causal == nil {
+		cfg := ctvae.Config{Config: t.Config.Config, Beta: t.Config.Beta}
+		return modelfile.Encode(cfg, t.Params, meta, dtype)
+	}
+	for _, f := range t.Dataset.Factors() {
+		meta.Factors = append(meta.Factors, f.Name)
+	}
+	meta.Actions = t.Dataset.ActionNames()
+	return modelfile.Encode(t.Config, t.Params, meta, dtype)
 }

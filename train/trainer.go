@@ -38,6 +38,9 @@ type Options struct {
 	// of the batch (dead-code restart); "" (official) keeps U(-1/K, 1/K) and
 	// no restarts, which can leave most codes unused for a long time.
 	CodebookInit string `json:",omitempty"`
+	// Recipe selects the causal phase's batch mix (RecipePaper or
+	// RecipeBalanced); unused by the VQ-VAE phase.
+	Recipe string `json:",omitempty"`
 }
 
 // DefaultOptions are the official VQ-VAE pretraining settings (Adam 5e-4,
@@ -54,8 +57,8 @@ const PhaseVQVAE = "vqvae"
 
 func (o Options) validate() error {
 	switch {
-	case o.Phase != PhaseVQVAE:
-		return fmt.Errorf("train: phase %q, want %q", o.Phase, PhaseVQVAE)
+	case o.Phase != PhaseVQVAE && o.Phase != PhaseCausal:
+		return fmt.Errorf("train: phase %q, want %q or %q", o.Phase, PhaseVQVAE, PhaseCausal)
 	case o.Shards < 1 || o.Shards > 64:
 		return fmt.Errorf("train: shards %d, want 1..64", o.Shards)
 	case o.Batch < o.Shards || o.Batch%o.Shards != 0:
@@ -97,6 +100,8 @@ type Trainer struct {
 	idx    []int
 	// Usage counts each code's uses since the last dead-code restart.
 	Usage []int64
+
+	causal *causalRun // the causal phase's state, nil in the VQ-VAE phase
 }
 
 // restartEvery is the dead-code restart period of CodebookInitData, in steps.
@@ -111,6 +116,12 @@ type StepResult struct {
 	VQ        float64 // beta·commitment + embedding (both equal MSE(z_q, z_e) in value)
 	Total     float64
 	CodesUsed int // distinct codes in the batch
+
+	// Causal phase: the batch's mode, its mean CE term (retrieval loss for
+	// causal batches) and the retrieval accuracy of causal batches.
+	Mode     string
+	CE       float64
+	Accuracy float64
 }
 
 // New starts a run from params (a VQ-VAE parameter set; nil draws
@@ -124,6 +135,17 @@ func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Tr
 	}
 	if err := opts.validate(); err != nil {
 		return nil, err
+	}
+	if opts.Phase == PhaseCausal {
+		if ds.Channels() != cfg.InChannels || ds.Size() != cfg.ImgSize {
+			return nil, fmt.Errorf("train: dataset %s does not fit the config's in_channels %d, img_size %d", ds.Name(), cfg.InChannels, cfg.ImgSize)
+		}
+		splits, err := data.NewSplits(ds.Len(), data.DefaultSplitSeed)
+		if err != nil {
+			return nil, err
+		}
+		kernels.SetThreads(1)
+		return newCausal(ds, cfg, opts, params, splits)
 	}
 	if ds.Channels() != cfg.InChannels || ds.Size() != cfg.ImgSize {
 		return nil, fmt.Errorf("train: dataset %s has %d channels of %dx%d, config wants in_channels %d, img_size %d",
@@ -189,6 +211,9 @@ func (t *Trainer) StepsPerEpoch() int { return t.epochN / t.Opts.Batch }
 
 // TrainStep trains on the next batch.
 func (t *Trainer) TrainStep() (StepResult, error) {
+	if t.causal != nil {
+		return t.causalStep()
+	}
 	if t.Offset+t.Opts.Batch > t.epochN {
 		t.Epoch++
 		t.Offset = 0

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"ctvae/data"
+	"ctvae/internal/modelfile"
+	"ctvae/runtime/nn"
 	"ctvae/train"
 )
 
@@ -20,7 +22,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	def := train.DefaultOptions()
 	dataset := fs.String("dataset", "", "dataset: dsprites or shapes3d (required unless --resume)")
 	configPath := fs.String("config", "", "model config (JSON or official YAML; required unless --resume)")
-	phase := fs.String("phase", def.Phase, "training phase: vqvae")
+	phase := fs.String("phase", def.Phase, "training phase: vqvae (encoder, codebook, decoder) or causal (ct_layer on a frozen VQ-VAE)")
+	initPath := fs.String("init", "", "model file to start from (causal phase: the trained VQ-VAE)")
+	recipe := fs.String("recipe", train.RecipePaper, "causal-phase recipe: paper or balanced (equal modes, action-balanced pairs)")
 	minutes := fs.Float64("minutes", 10, "wall-clock budget of this invocation, in minutes")
 	maxSteps := fs.Int64("steps", 0, "stop after this many total steps (0: no limit)")
 	seed := fs.Uint64("seed", def.Seed, "seed of the initialisation and the data order")
@@ -77,7 +81,22 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed, CodebookInit: *cbInit}
-		if tr, err = train.New(ds, cfg, opts, nil); err != nil {
+		if *phase == train.PhaseCausal {
+			opts.Recipe = *recipe
+		}
+		var init nn.Params
+		if *initPath != "" {
+			b, err := os.ReadFile(*initPath)
+			if err != nil {
+				return err
+			}
+			info, err := modelfile.Parse(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", *initPath, err)
+			}
+			init = modelfile.Params(info.File)
+		}
+		if tr, err = train.New(ds, cfg, opts, init); err != nil {
 			return err
 		}
 	}
@@ -87,7 +106,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	defer csv.Close()
 	if st, err := csv.Stat(); err == nil && st.Size() == 0 {
-		fmt.Fprintln(csv, "step,epoch,lr,total,recon,vq,codes_used,seconds")
+		fmt.Fprintln(csv, "step,epoch,lr,mode,total,recon,vq,ce,accuracy,codes_used,seconds")
 	}
 	start := time.Now()
 	budget := time.Duration(*minutes * float64(time.Minute))
@@ -111,12 +130,17 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		imgs += tr.Opts.Batch
 		secs := before + time.Since(start).Seconds()
-		fmt.Fprintf(csv, "%d,%d,%.6g,%.6g,%.6g,%.6g,%d,%.1f\n", r.Step, r.Epoch, r.LR, r.Total, r.Recon, r.VQ, r.CodesUsed, secs)
+		fmt.Fprintf(csv, "%d,%d,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%.4g,%d,%.1f\n", r.Step, r.Epoch, r.LR, r.Mode, r.Total, r.Recon, r.VQ, r.CE, r.Accuracy, r.CodesUsed, secs)
 		if r.Step%int64(*every) == 0 {
 			rate := float64(imgs) / time.Since(t0).Seconds()
 			left := budget - time.Since(start)
-			fmt.Fprintf(stderr, "step %d epoch %d lr %.3g loss %.5f recon %.5f vq %.5f codes %d | %.1f img/s | ETA %s\n",
-				r.Step, r.Epoch, r.LR, r.Total, r.Recon, r.VQ, r.CodesUsed, rate, left.Round(time.Second))
+			if r.Mode == "" {
+				fmt.Fprintf(stderr, "step %d epoch %d lr %.3g loss %.5f recon %.5f vq %.5f codes %d | %.1f img/s | ETA %s\n",
+					r.Step, r.Epoch, r.LR, r.Total, r.Recon, r.VQ, r.CodesUsed, rate, left.Round(time.Second))
+			} else {
+				fmt.Fprintf(stderr, "step %d epoch %d lr %.3g %s loss %.5f ce %.5f acc %.3f | %.1f samples/s | ETA %s\n",
+					r.Step, r.Epoch, r.LR, r.Mode, r.Total, r.CE, r.Accuracy, rate, left.Round(time.Second))
+			}
 			imgs, t0 = 0, time.Now()
 		}
 		if time.Since(lastCkpt) > time.Duration(*ckptEvery*float64(time.Minute)) {
