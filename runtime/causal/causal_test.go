@@ -669,3 +669,20 @@ func TestSplitLeakyMatchesDirect(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaky001MatchesBranch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32}
+	for k := 0; k < 10000; k++ {
+		vals = append(vals, math.Float32frombits(rng.Uint32()))
+	}
+	for _, v := range vals {
+		want := v
+		if v < 0 {
+			want = v * 0.01
+		}
+		if got := leaky001(v); math.Float32bits(got) != math.Float32bits(want) && !(v != v) {
+			t.Fatalf("leaky001(%g) = %g, want %g", v, got, want)
+		}
+	}
+}
