@@ -69,31 +69,28 @@ func newSignSplit(w []float32, heads, c int) signSplit {
 	return s
 }
 
-// neg reports whether w < 0 at position k of head h.
-func (s *signSplit) neg(h, k int) bool {
-	if k < 2*s.q[h] {
-		return k%2 == 1
-	}
-	return s.tailNeg[h]
-}
-
 // scale writes X = |w|∘x for head h into dst [c] (x [c] in channel order)
 // and returns w·x = Σ_k sgn_k X_k, summed in float64.
 func (s *signSplit) scale(dst, x []float32, h int) float64 {
 	c := s.c
 	perm, abs := s.perm[h*c:(h+1)*c], s.abs[h*c:(h+1)*c]
-	dst, x = dst[:c], x[:c]
-	var lin float64
+	dst = dst[:len(perm)]
 	for k, ch := range perm {
-		v := abs[k] * x[ch]
-		dst[k] = v
-		if s.neg(h, k) {
-			lin -= float64(v)
-		} else {
-			lin += float64(v)
-		}
+		dst[k] = abs[k] * x[ch]
 	}
-	return lin
+	var lin float64
+	m := 2 * s.q[h]
+	for k := 0; k < m-1; k += 2 {
+		lin += float64(dst[k]) - float64(dst[k+1])
+	}
+	var t float64
+	for _, v := range dst[m:] {
+		t += float64(v)
+	}
+	if s.tailNeg[h] {
+		t = -t
+	}
+	return lin + t
 }
 
 // abs32 is |x| as a bit mask: Go has no float32 absolute value, and the
@@ -101,21 +98,24 @@ func (s *signSplit) scale(dst, x []float32, h int) float64 {
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
 // absSum is Σ_k sgn_k |x_k + y_k| in the signSplit order (q pairs, then
-// the tail, negated when neg); y is at least as long as x.
+// the tail, negated when neg); y is at least as long as x. The slices are
+// cut to the loop bounds so that the compiler drops every bounds check.
 func absSum(x, y []float32, q int, neg bool) float32 {
-	y = y[:len(x)]
+	xp, yp := x[:2*q], y[:2*q]
 	var a0, a1 float32
 	k := 0
-	for ; k+4 <= 2*q; k += 4 {
-		a0 += abs32(x[k]+y[k]) - abs32(x[k+1]+y[k+1])
-		a1 += abs32(x[k+2]+y[k+2]) - abs32(x[k+3]+y[k+3])
+	for ; k < len(xp)-3; k += 4 {
+		a0 += abs32(xp[k]+yp[k]) - abs32(xp[k+1]+yp[k+1])
+		a1 += abs32(xp[k+2]+yp[k+2]) - abs32(xp[k+3]+yp[k+3])
 	}
-	for ; k < 2*q; k += 2 {
-		a0 += abs32(x[k]+y[k]) - abs32(x[k+1]+y[k+1])
+	for ; k < len(xp)-1; k += 2 {
+		a0 += abs32(xp[k]+yp[k]) - abs32(xp[k+1]+yp[k+1])
 	}
+	xt := x[2*q:]
+	yt := y[2*q : len(x)]
 	var t float32
-	for ; k < len(x); k++ {
-		t += abs32(x[k] + y[k])
+	for k, v := range xt {
+		t += abs32(v + yt[k])
 	}
 	if neg {
 		t = -t
@@ -126,23 +126,26 @@ func absSum(x, y []float32, q int, neg bool) float32 {
 // absSum4 is absSum of x against y0..y3 at once, so that each x_k is loaded
 // once for four pairs.
 func absSum4(x, y0, y1, y2, y3 []float32, q int, neg bool) (s0, s1, s2, s3 float32) {
-	y0, y1, y2, y3 = y0[:len(x)], y1[:len(x)], y2[:len(x)], y3[:len(x)]
+	m := 2 * q
+	xp := x[:m]
+	y0p, y1p, y2p, y3p := y0[:m], y1[:m], y2[:m], y3[:m]
 	var a0, a1, a2, a3 float32
-	k := 0
-	for ; k < 2*q; k += 2 {
-		v, w := x[k], x[k+1]
-		a0 += abs32(v+y0[k]) - abs32(w+y0[k+1])
-		a1 += abs32(v+y1[k]) - abs32(w+y1[k+1])
-		a2 += abs32(v+y2[k]) - abs32(w+y2[k+1])
-		a3 += abs32(v+y3[k]) - abs32(w+y3[k+1])
+	for k := 0; k < len(xp)-1; k += 2 {
+		v, w := xp[k], xp[k+1]
+		a0 += abs32(v+y0p[k]) - abs32(w+y0p[k+1])
+		a1 += abs32(v+y1p[k]) - abs32(w+y1p[k+1])
+		a2 += abs32(v+y2p[k]) - abs32(w+y2p[k+1])
+		a3 += abs32(v+y3p[k]) - abs32(w+y3p[k+1])
 	}
+	xt := x[m:]
+	n := len(x)
+	y0t, y1t, y2t, y3t := y0[m:n], y1[m:n], y2[m:n], y3[m:n]
 	var t0, t1, t2, t3 float32
-	for ; k < len(x); k++ {
-		v := x[k]
-		t0 += abs32(v + y0[k])
-		t1 += abs32(v + y1[k])
-		t2 += abs32(v + y2[k])
-		t3 += abs32(v + y3[k])
+	for k, v := range xt {
+		t0 += abs32(v + y0t[k])
+		t1 += abs32(v + y1t[k])
+		t2 += abs32(v + y2t[k])
+		t3 += abs32(v + y3t[k])
 	}
 	if neg {
 		return a0 - t0, a1 - t1, a2 - t2, a3 - t3
@@ -153,19 +156,23 @@ func absSum4(x, y0, y1, y2, y3 []float32, q int, neg bool) (s0, s1, s2, s3 float
 // absSumEdge is Σ_k sgn_k |x_k + y_k + e_k t| in the signSplit order: a
 // GATv2 score's pairwise part with edge attribute t (e = |att|∘lin_edge).
 func absSumEdge(x, y, e []float32, t float32, q int, neg bool) float32 {
-	y, e = y[:len(x)], e[:len(x)]
+	m := 2 * q
+	xp, yp, ep := x[:m], y[:m], e[:m]
 	var a0, a1 float32
 	k := 0
-	for ; k+4 <= 2*q; k += 4 {
-		a0 += abs32(x[k]+y[k]+e[k]*t) - abs32(x[k+1]+y[k+1]+e[k+1]*t)
-		a1 += abs32(x[k+2]+y[k+2]+e[k+2]*t) - abs32(x[k+3]+y[k+3]+e[k+3]*t)
+	for ; k < len(xp)-3; k += 4 {
+		a0 += abs32(xp[k]+yp[k]+ep[k]*t) - abs32(xp[k+1]+yp[k+1]+ep[k+1]*t)
+		a1 += abs32(xp[k+2]+yp[k+2]+ep[k+2]*t) - abs32(xp[k+3]+yp[k+3]+ep[k+3]*t)
 	}
-	for ; k < 2*q; k += 2 {
-		a0 += abs32(x[k]+y[k]+e[k]*t) - abs32(x[k+1]+y[k+1]+e[k+1]*t)
+	for ; k < len(xp)-1; k += 2 {
+		a0 += abs32(xp[k]+yp[k]+ep[k]*t) - abs32(xp[k+1]+yp[k+1]+ep[k+1]*t)
 	}
+	xt := x[m:]
+	n := len(x)
+	yt, et := y[m:n], e[m:n]
 	var r float32
-	for ; k < len(x); k++ {
-		r += abs32(x[k] + y[k] + e[k]*t)
+	for k, v := range xt {
+		r += abs32(v + yt[k] + et[k]*t)
 	}
 	if neg {
 		r = -r
