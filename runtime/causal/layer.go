@@ -150,10 +150,18 @@ type Layer struct {
 	cnt               []int     // [n] sources per target, self loop included
 	score             []float32 // [(n+1), H] scores of one target's edges
 	alpha             []float32 // [H, n, n] module_0 attention, dense (target, source)
+	apack             []float32 // [n, n] alpha rows of the recomputed targets, one head
+	g0src             []int32   // [n, n] per target: the sources gat0's row was computed with
+	g0attr            []float32 // [n, n] and their attributes
+	g0cnt             []int     // [n]
+	g0ok              []bool    // [n] gat0 row j is valid for the current codes
+	redo              []int32   // targets whose gat0 row this pass recomputes
+	xl1ok, xr1ok      [2][]bool // [n] module_2 projections valid for gat0's row at slotHead
+	slotHead          [2]int    // head the module_2 projections of each slot were computed at
 	gat0, pack        []float32 // [n, c0]
 	ptmp              []float32 // [n, d]
 	xl1               [2][]float32
-	xr1               []float32 // [n, d] module_2 target projection at each node's head
+	xr1               [2][]float32 // [n, d] module_2 target projections at the slot's head
 	need              [2][]bool
 	rows              []int32
 	actL, actR, actIn []float32 // action-node scratch for ActionNodeGAT0
@@ -240,11 +248,16 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.m = make([]bool, n)
 	l.src, l.attr, l.cnt = make([]int32, n*n), make([]float32, n*n), make([]int, n)
 	l.score = make([]float32, (n+1)*H)
-	l.alpha = make([]float32, H*n*n)
+	l.alpha, l.apack = make([]float32, H*n*n), make([]float32, n*n)
+	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
+	l.redo = make([]int32, 0, n)
+	l.xl1ok = [2][]bool{make([]bool, n), make([]bool, n)}
+	l.xr1ok = [2][]bool{make([]bool, n), make([]bool, n)}
+	l.slotHead = [2]int{-1, -1}
 	l.gat0, l.pack = make([]float32, n*c0), make([]float32, n*c0)
 	l.ptmp = make([]float32, n*d)
 	l.xl1 = [2][]float32{make([]float32, n*d), make([]float32, n*d)}
-	l.xr1 = make([]float32, n*d)
+	l.xr1 = [2][]float32{make([]float32, n*d), make([]float32, n*d)}
 	l.need = [2][]bool{make([]bool, n), make([]bool, n)}
 	l.rows = make([]int32, 0, n)
 	l.actL, l.actR, l.actIn = make([]float32, c0), make([]float32, c0), make([]float32, d)
@@ -384,8 +397,9 @@ func (l *Layer) setCodes(codes []int32, noise []float32) {
 			xr[k] = rc[k] + rp[k]
 		}
 	}
-	// Cached edge scores belong to the old projections.
+	// Cached edge scores and rows belong to the old projections.
 	clear(l.eOK)
+	clear(l.g0ok)
 	l.cleanNodes = noise == nil
 	if noise != nil {
 		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wl, l.d, 1, l.xl0, c0)
@@ -609,9 +623,20 @@ func (l *Layer) layer0() {
 	n, H, h1, c0 := l.n, l.H, l.h1, l.c0
 	g := &l.g0
 	var computed int64
+	l.redo = l.redo[:0]
 	for j := 0; j < n; j++ {
 		cnt := l.cnt[j]
 		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
+		if l.g0ok[j] && l.sameEdges(j) {
+			// Same node projections, same incoming edges: gat0's row j
+			// from an earlier pass is this pass's row, bit for bit.
+			continue
+		}
+		l.redo = append(l.redo, int32(j))
+		copy(l.g0src[j*n:], src)
+		copy(l.g0attr[j*n:], attr)
+		l.g0cnt[j], l.g0ok[j] = cnt, true
+		l.xl1ok[0][j], l.xl1ok[1][j], l.xr1ok[0][j], l.xr1ok[1][j] = false, false, false, false
 		for e, i32 := range src {
 			i := int(i32)
 			slot := i*n + j
@@ -645,17 +670,53 @@ func (l *Layer) layer0() {
 	// out_j = Σ_i alpha_ij xl_i per head, as one dense GEMM per head: the
 	// zeros of absent edges cost n^2 h1 MACs per head against cnt*h1 for
 	// the edges alone, but a GEMM runs them several times faster than
-	// per-edge axpys (and adding exact zeros changes nothing).
-	for h := 0; h < H; h++ {
-		kernels.GEMM(false, false, n, h1, n, l.alpha[h*n*n:], n, l.xl0[h*h1:], c0, 0, l.gat0[h*h1:], c0)
+	// per-edge axpys (and adding exact zeros changes nothing). Only the
+	// targets in redo are computed: all of them straight into gat0, a
+	// subset through packed alpha rows and a scratch block.
+	m := len(l.redo)
+	if m == 0 {
+		return
 	}
-	l.macs += int64(n * n * c0)
-	for j := 0; j < n; j++ {
-		out := l.gat0[j*c0 : (j+1)*c0]
+	l.macs += int64(m * n * c0)
+	if m == n {
+		for h := 0; h < H; h++ {
+			kernels.GEMM(false, false, n, h1, n, l.alpha[h*n*n:], n, l.xl0[h*h1:], c0, 0, l.gat0[h*h1:], c0)
+		}
+	} else {
+		for h := 0; h < H; h++ {
+			for r, j := range l.redo {
+				copy(l.apack[r*n:(r+1)*n], l.alpha[(h*n+int(j))*n:(h*n+int(j)+1)*n])
+			}
+			kernels.GEMM(false, false, m, h1, n, l.apack, n, l.xl0[h*h1:], c0, 0, l.pack[h*h1:], c0)
+		}
+		for r, j := range l.redo {
+			copy(l.gat0[int(j)*c0:(int(j)+1)*c0], l.pack[r*c0:(r+1)*c0])
+		}
+	}
+	for _, j := range l.redo {
+		out := l.gat0[int(j)*c0 : (int(j)+1)*c0]
 		for k, b := range g.bias {
 			out[k] = leaky001(out[k] + b)
 		}
 	}
+}
+
+// sameEdges reports whether target j's incoming edges (sources and
+// attribute bits, self loop included) are those gat0's row j was computed
+// with.
+func (l *Layer) sameEdges(j int) bool {
+	n, cnt := l.n, l.cnt[j]
+	if cnt != l.g0cnt[j] {
+		return false
+	}
+	src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
+	osrc, oattr := l.g0src[j*n:j*n+cnt], l.g0attr[j*n:j*n+cnt]
+	for e := range src {
+		if src[e] != osrc[e] || math.Float32bits(attr[e]) != math.Float32bits(oattr[e]) {
+			return false
+		}
+	}
+	return true
 }
 
 // leaky001 is LeakyReLU_0.01(v) = v < 0 ? 0.01 v : v without a branch (the
@@ -678,6 +739,16 @@ func (l *Layer) layer1(action int) {
 		}
 		return 1 + action
 	}
+	// Projections are cached per slot while its head stays (slot 0 is
+	// always head 0) and gat0's row stays (layer0 clears the flags of the
+	// rows it recomputes).
+	for slot := 0; slot < 2; slot++ {
+		if h := hd(slot); l.slotHead[slot] != h {
+			clear(l.xl1ok[slot])
+			clear(l.xr1ok[slot])
+			l.slotHead[slot] = h
+		}
+	}
 	clear(l.need[0])
 	clear(l.need[1])
 	for j := 0; j < n; j++ {
@@ -690,27 +761,29 @@ func (l *Layer) layer1(action int) {
 		}
 	}
 	for slot := 0; slot < 2; slot++ {
+		h := hd(slot)
 		l.rows = l.rows[:0]
 		for i, ok := range l.need[slot] {
-			if ok {
+			if ok && !l.xl1ok[slot][i] {
 				l.rows = append(l.rows, int32(i))
 			}
 		}
-		l.project(l.xl1[slot], l.rows, g.wl, g.bl, hd(slot))
+		l.project(l.xl1[slot], l.rows, g.wl, g.bl, h)
+		for _, i32 := range l.rows {
+			i := int(i32)
+			// Scaled copies for the split scores (leaky.go).
+			l.xl1Lin[slot][i] = l.att1.scale(l.xl1s[slot][i*d:(i+1)*d], l.xl1[slot][i*d:(i+1)*d], h)
+			l.xl1ok[slot][i] = true
+		}
 		l.rows = l.rows[:0]
 		for j := 0; j < n; j++ {
-			if l.m[j] == (slot == 1) {
+			if l.m[j] == (slot == 1) && !l.xr1ok[slot][j] {
 				l.rows = append(l.rows, int32(j))
 			}
 		}
-		l.project(l.xr1, l.rows, g.wr, g.br, hd(slot))
-	}
-	// Scaled copies for the split scores (leaky.go).
-	for slot := 0; slot < 2; slot++ {
-		for i, ok := range l.need[slot] {
-			if ok {
-				l.xl1Lin[slot][i] = l.att1.scale(l.xl1s[slot][i*d:(i+1)*d], l.xl1[slot][i*d:(i+1)*d], hd(slot))
-			}
+		l.project(l.xr1[slot], l.rows, g.wr, g.br, h)
+		for _, j := range l.rows {
+			l.xr1ok[slot][j] = true
 		}
 	}
 	for j := 0; j < n; j++ {
@@ -718,7 +791,7 @@ func (l *Layer) layer1(action int) {
 		if l.m[j] {
 			slot = 1
 		}
-		l.xr1Lin[j] = l.att1.scale(l.xr1s[j*d:(j+1)*d], l.xr1[j*d:(j+1)*d], hd(slot))
+		l.xr1Lin[j] = l.att1.scale(l.xr1s[j*d:(j+1)*d], l.xr1[slot][j*d:(j+1)*d], hd(slot))
 	}
 	for j := 0; j < n; j++ {
 		slot := 0
