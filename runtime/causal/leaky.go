@@ -93,10 +93,6 @@ func (s *signSplit) scale(dst, x []float32, h int) float64 {
 	return lin + t
 }
 
-// abs32 is |x| as a bit mask: Go has no float32 absolute value, and the
-// float64 round trip costs two conversions.
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
-
 // absSum is Σ_k sgn_k |x_k + y_k| in the signSplit order (q pairs, then
 // the tail, negated when neg); y is at least as long as x. The slices are
 // cut to the loop bounds so that the compiler drops every bounds check.
