@@ -99,7 +99,7 @@ func ctFDCheck(t *testing.T, p, g *ctParams, loss func() float64) float64 {
 	return worst
 }
 
-var ctLW = ctLossWeights{gamma: 1.5, cAlpha: 0.5, cBeta: 0.4, cDelta: 0.3, cEpsilon: 0.7}
+var ctLW = ctLossWeights{gamma: 1.5, cAlpha: 0.5, cBeta: 0.4, cDelta: 0.3, cEpsilon: 0.7, auxMask: 0.6}
 
 func TestCausalBaseLossFiniteDifferences(t *testing.T) {
 	cfg, p, x, _, newDraws := ctFixture(1)

@@ -41,7 +41,11 @@ func ceRenorm(dq, q []float64, y []int32, d int, scale float64) float64 {
 }
 
 // ctLossWeights are the causal loss coefficients.
-type ctLossWeights struct{ gamma, cAlpha, cBeta, cDelta, cEpsilon float64 }
+type ctLossWeights struct {
+	gamma, cAlpha, cBeta, cDelta, cEpsilon float64
+	// auxMask weighs the auxiliary mask loss (0: off, the paper).
+	auxMask float64
+}
 
 // ctWorker holds one shard's passes and buffers.
 type ctWorker struct {
@@ -52,6 +56,7 @@ type ctWorker struct {
 	dq     []float64
 	dAdj   []float64
 	dG     []float64
+	dzMask []float64
 	// identity-graph GNN
 	idH, idHa, idOut, idQ, idDOut, idDH []float64
 	heads0, headsAll                    []int
@@ -209,8 +214,31 @@ func (w *ctWorker) actionLoss(p, g *ctParams, x, y []int32, a int, dr *ctDraws, 
 			}
 		}
 	}
+	// Auxiliary mask target (an improvement, off in the paper recipe): the
+	// nodes whose codes differ between x and y are the ones the action must
+	// intervene on, so BCE(p_i, [x_i != y_i]) averaged over nodes; with
+	// p = σ(z), ∂BCE/∂z = p - t.
+	var aux float64
+	c.dzMask = nil
+	if lw.auxMask > 0 {
+		if len(w.dzMask) != n {
+			w.dzMask = make([]float64, n)
+		}
+		for i := 0; i < n; i++ {
+			t := 0.0
+			if x[i] != y[i] {
+				t = 1
+			}
+			pi := min(max(c.p[i], 1e-12), 1-1e-12)
+			aux -= t*math.Log(pi) + (1-t)*math.Log(1-pi)
+			w.dzMask[i] = scale * lw.auxMask * (c.p[i] - t) / float64(n)
+		}
+		aux /= float64(n)
+		c.dzMask = w.dzMask
+	}
 	c.backward(p, g, w.dq, w.dAdj, w.dG)
-	return ce, ce + lw.cBeta*kl + lw.cDelta*fro + lw.cEpsilon*norm
+	c.dzMask = nil
+	return ce, ce + lw.cBeta*kl + lw.cDelta*fro + lw.cEpsilon*norm + lw.auxMask*aux
 }
 
 // causalLoss is the causal batch's loss for one pair x --a--> y: with

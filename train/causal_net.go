@@ -39,6 +39,10 @@ type ctPass struct {
 	// surrogate whose derivative the backward computes, for tests.
 	ste *ctSTE
 
+	// dzMask, when set, is an extra gradient on the mask's pre-sigmoid
+	// outputs z_i (the auxiliary mask loss).
+	dzMask []float64
+
 	// backward buffers
 	dlog, dout2, dh0, dadj, dGs, dm []float64
 }
@@ -324,6 +328,9 @@ func (c *ctPass) backward(p, g *ctParams, dq, dAdjX, dGX []float64) {
 	if c.action >= 0 {
 		for i := 0; i < n; i++ {
 			dz := c.dm[i] * c.dsoftM[i] * c.p[i] * (1 - c.p[i])
+			if c.dzMask != nil {
+				dz += c.dzMask[i]
+			}
 			if dz == 0 {
 				continue
 			}

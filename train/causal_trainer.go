@@ -33,6 +33,9 @@ import (
 //	balanced  the three modes equally often and pairs balanced over actions
 //	          (each action equally likely), dropout 0.1: more retrieval
 //	          signal per minute and no factor starved of examples
+//
+// Options.AuxMask adds, to either recipe, an auxiliary mask target on action
+// batches: BCE(p_i, [code x_i != code y_i]).
 // ---------------------------------------------------------------------------
 
 // PhaseCausal trains the causal layer on a frozen VQ-VAE.
@@ -106,7 +109,7 @@ func newCausal(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params
 		HiddenDims: cfg.CausalHiddenDims, Noise: cfg.Noise}}
 	cr.shape = newCTShape(cr.ccfg)
 	l := cfg.Losses()
-	cr.lw = ctLossWeights{gamma: l.Gamma, cAlpha: l.CAlpha, cBeta: l.CBeta, cDelta: l.CDelta, cEpsilon: l.CEpsilon}
+	cr.lw = ctLossWeights{gamma: l.Gamma, cAlpha: l.CAlpha, cBeta: l.CBeta, cDelta: l.CDelta, cEpsilon: l.CEpsilon, auxMask: opts.AuxMask}
 	tr, err := data.NewTransitions(ds, splits, data.DefaultSettings, data.DefaultSplitSeed)
 	if err != nil {
 		return nil, err

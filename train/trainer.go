@@ -41,6 +41,10 @@ type Options struct {
 	// Recipe selects the causal phase's batch mix (RecipePaper or
 	// RecipeBalanced); unused by the VQ-VAE phase.
 	Recipe string `json:",omitempty"`
+	// AuxMask weighs the auxiliary mask loss of action batches (causal
+	// phase; 0, the paper, turns it off): BCE between the mask probability
+	// and "this node's code differs between x and y".
+	AuxMask float64 `json:",omitempty"`
 }
 
 // DefaultOptions are the official VQ-VAE pretraining settings (Adam 5e-4,
@@ -69,6 +73,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: decay %v, want in (0, 1]", o.Decay)
 	case o.CodebookInit != "" && o.CodebookInit != CodebookInitData:
 		return fmt.Errorf("train: codebook init %q, want \"\" (official) or %q", o.CodebookInit, CodebookInitData)
+	case !(o.AuxMask >= 0 && o.AuxMask < 1e3):
+		return fmt.Errorf("train: aux mask weight %v, want in [0, 1000)", o.AuxMask)
 	case o.EpochImages < 0:
 		return fmt.Errorf("train: epoch images %d, want >= 0", o.EpochImages)
 	}

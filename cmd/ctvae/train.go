@@ -24,6 +24,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "model config (JSON or official YAML; required unless --resume)")
 	phase := fs.String("phase", def.Phase, "training phase: vqvae (encoder, codebook, decoder) or causal (ct_layer on a frozen VQ-VAE)")
 	initPath := fs.String("init", "", "model file to start from (causal phase: the trained VQ-VAE)")
+	auxMask := fs.Float64("aux-mask", 0, "causal phase: weight of the auxiliary mask loss, BCE(mask, nodes whose codes change) (0: off, the paper)")
 	recipe := fs.String("recipe", train.RecipePaper, "causal-phase recipe: paper or balanced (equal modes, action-balanced pairs)")
 	minutes := fs.Float64("minutes", 10, "wall-clock budget of this invocation, in minutes")
 	maxSteps := fs.Int64("steps", 0, "stop after this many total steps (0: no limit)")
@@ -82,7 +83,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed, CodebookInit: *cbInit}
 		if *phase == train.PhaseCausal {
-			opts.Recipe = *recipe
+			opts.Recipe, opts.AuxMask = *recipe, *auxMask
 		}
 		var init nn.Params
 		if *initPath != "" {
