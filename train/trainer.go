@@ -13,14 +13,15 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// The VQ-VAE phase trainer: batches of train-split images in a per-epoch
+// The trainer; its VQ-VAE phase: batches of train-split images in a per-epoch
 // seeded shuffle, split into shards that run in parallel, gradients summed
-// in shard order, one Adam step per batch, ExponentialLR per epoch.
+// in shard order, one Adam step per batch, ExponentialLR per epoch. The
+// causal phase lives in causal_trainer.go.
 // ---------------------------------------------------------------------------
 
 // Options are a run's training settings (the model's are in ctvae.Config).
 type Options struct {
-	Phase string // "vqvae"
+	Phase string // PhaseVQVAE or PhaseCausal
 	Batch int
 	LR    float64
 	Decay float64 // learning-rate factor per epoch
