@@ -30,7 +30,7 @@ type rangeTask interface {
 type job struct {
 	t      rangeTask
 	lo, hi int
-	wg     *sync.WaitGroup
+	tm     *team
 }
 
 var pool struct {
@@ -71,20 +71,48 @@ func ensureWorkers(n int) {
 	}
 }
 
+// spinTries is how many times an idle worker, and a caller waiting for its
+// workers, polls before it blocks. A convolution hands work over three
+// times and the VQ-VAE runs a few dozen of them back to back, so work
+// usually arrives within microseconds; waking a parked thread costs tens
+// of microseconds each time, which at 2 threads ate most of the gain.
+const spinTries = 2000
+
 func worker(jobs <-chan job) {
 	ws := newWorkspace()
-	for j := range jobs {
+	for {
+		j, ok := receive(jobs)
+		if !ok {
+			return
+		}
 		j.t.runRange(j.lo, j.hi, &ws)
-		j.wg.Done()
+		j.tm.pending.Add(-1)
+		j.tm.wg.Done()
 	}
+}
+
+// receive polls jobs for a while, yielding the processor between polls,
+// then blocks.
+func receive(jobs <-chan job) (job, bool) {
+	for range spinTries {
+		select {
+		case j, ok := <-jobs:
+			return j, ok
+		default:
+			runtime.Gosched()
+		}
+	}
+	j, ok := <-jobs
+	return j, ok
 }
 
 // team is a caller's workspace and completion counter. Free functions such
 // as GEMM take one from a free list; a Conv owns one.
 type team struct {
-	ws workspace
-	wg sync.WaitGroup
-	g  gemmArgs
+	ws      workspace
+	wg      sync.WaitGroup
+	pending atomic.Int32 // jobs handed out and not finished (for polling)
+	g       gemmArgs
 }
 
 var teams struct {
@@ -119,9 +147,13 @@ func (tm *team) parallel(t rangeTask, n int, ws *workspace) {
 	}
 	ensureWorkers(th - 1)
 	tm.wg.Add(th - 1)
+	tm.pending.Add(int32(th - 1))
 	for i := 1; i < th; i++ {
-		pool.jobs <- job{t: t, lo: i * n / th, hi: (i + 1) * n / th, wg: &tm.wg}
+		pool.jobs <- job{t: t, lo: i * n / th, hi: (i + 1) * n / th, tm: tm}
 	}
 	t.runRange(0, n/th, ws)
+	for i := 0; i < spinTries && tm.pending.Load() > 0; i++ {
+		runtime.Gosched()
+	}
 	tm.wg.Wait()
 }

@@ -342,8 +342,10 @@ func (w *winograd) outputChannel(o int) {
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				t := n*tiles + ty*w.tw + tx
-				for xi := 0; xi < a*a; xi++ {
-					mm[xi/a][xi%a] = w.mo[(xi*p.COut+o)*w.T+t]
+				for i := 0; i < a; i++ { // nested: no division per element (a runtime call under wasm)
+					for j := 0; j < a; j++ {
+						mm[i][j] = w.mo[((i*a+j)*p.COut+o)*w.T+t]
+					}
 				}
 				switch m {
 				case 4:
