@@ -10,6 +10,7 @@ package ui
 //
 //go:generate go tool vugugen -skip-go-mod -skip-main .
 //go:generate gofmt -w root_gen.go
+//go:generate go run ./genrender
 
 import (
 	"context"

@@ -63,22 +63,20 @@ type Root struct {
 	History  state.History
 	Busy     string // the operation in flight on the edit panel, "" when idle
 	EditErr  string
-	Cell     int // the code-grid cell shown in the readout, -1 for none
-	AdjMax   float32
+	Cell     int          // the code-grid cell shown in the readout, -1 for none
 	LastStep *state.Image // the current step as an image for retrieval
 
 	// Traversal
-	TravAction  int
-	TravSteps   string
-	TravBusy    bool
-	TravDone    int
-	TravTotal   int
-	TravErr     string
-	TravCount   int
-	TravLabel   string
-	travImages  []float32
-	travCancel  context.CancelFunc
-	travPending bool
+	TravAction int
+	TravSteps  string
+	TravBusy   bool
+	TravDone   int
+	TravTotal  int
+	TravErr    string
+	TravCount  int
+	TravLabel  string
+	travImages []float32
+	travCancel context.CancelFunc
 
 	// Retrieval
 	X, Y      *state.Image
@@ -106,10 +104,11 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 	go c.listModels()
 }
 
-// Rendered draws every canvas: vugu may have replaced or re-sized them
-// (setting a canvas's width clears it), and redrawing a few 64x64 images
-// costs well under a millisecond.
-func (c *Root) Rendered(vugu.RenderedCtx) {
+// DrawCanvases draws every canvas after a render: vugu may have replaced or
+// re-sized them (a canvas is cleared when its size is set), and redrawing a
+// few 64x64 images costs well under a millisecond. The render loop calls it
+// (vugu's Rendered hook is not called for the root component).
+func (c *Root) DrawCanvases() {
 	if c.P == nil {
 		return
 	}
@@ -134,8 +133,8 @@ func (c *Root) canvases() map[string]state.Pixels {
 			out["cv-current"] = p
 		}
 		if s.Adj != nil {
-			if p, max, err := state.HeatmapPixels(s.Adj, len(s.Codes)); err == nil {
-				out["cv-adj"], c.AdjMax = p, max
+			if p, _, err := state.HeatmapPixels(s.Adj, len(s.Codes)); err == nil {
+				out["cv-adj"] = p
 			}
 		}
 	}
@@ -327,19 +326,22 @@ func (c *Root) load(data []byte, title, note string, untrained bool) {
 	if err == nil && resp.Head.Info == nil {
 		err = errors.New("the engine answered without model information")
 	}
+	failed := false
 	c.locked(func() {
 		c.Loading = false
 		if err != nil {
-			c.LoadErr = message(err) + " The previous model stays loaded."
+			c.LoadErr, failed = message(err)+" The previous model stays loaded.", true
 			return
 		}
 		c.Info, c.ModelTitle, c.ModelNote, c.Untrained = resp.Head.Info, title, note, untrained
 		c.History.Clear()
 		c.Input, c.X, c.Y, c.LastStep, c.Bars, c.Verdict, c.TravCount = nil, nil, nil, nil, nil, "", 0
 		c.Gallery, c.GalleryErr, c.InputErr, c.EditErr, c.RetErr, c.TravErr = nil, "", "", "", "", ""
-		c.TravAction = 0
+		c.TravAction, c.LoadErr = 0, ""
 	})
-	c.fillGallery()
+	if !failed {
+		c.fillGallery()
+	}
 }
 
 // ---------------------------------------------------------------- input

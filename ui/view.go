@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"ctvae/ui/state"
@@ -193,7 +194,16 @@ func stateBytes(n int64) string { return state.Bytes(n) }
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-func fmtF(v float32) string { return strconv.FormatFloat(float64(v), 'g', 3, 32) }
+// AdjMax is the largest |w| of the current adjacency, the heatmap's top.
+func (c *Root) AdjMax() string {
+	var max float64
+	if s := c.History.Current(); s != nil {
+		for _, w := range s.Adj {
+			max = math.Max(max, math.Abs(float64(w)))
+		}
+	}
+	return strconv.FormatFloat(max, 'g', 3, 64)
+}
 
 func cellClass(c Cell) string {
 	s := "cell"

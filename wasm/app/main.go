@@ -47,9 +47,17 @@ func run() (err error) {
 		return err
 	}
 	for ok := true; ok; ok = renderer.EventWait() {
-		if err := renderer.Render(build.RunBuild(root)); err != nil {
+		// The build reads state that goroutines change under the write
+		// lock; Render takes the read lock itself, so it is released between.
+		env.RLock()
+		res := build.RunBuild(root)
+		env.RUnlock()
+		if err := renderer.Render(res); err != nil {
 			return err
 		}
+		env.RLock()
+		root.DrawCanvases()
+		env.RUnlock()
 	}
 	return nil
 }

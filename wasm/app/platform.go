@@ -330,7 +330,15 @@ func post(w safejs.Value, req protocol.Request) error {
 	if err != nil {
 		return err
 	}
-	var list, transfer []any
+	arrayCtor, err := safejs.Global().Get("Array")
+	if err != nil {
+		return err
+	}
+	list, err := arrayCtor.New()
+	if err != nil {
+		return err
+	}
+	var transfer []any
 	for _, b := range bufs {
 		a, err := u8.New(len(b))
 		if err != nil {
@@ -343,10 +351,17 @@ func post(w safejs.Value, req protocol.Request) error {
 		if err != nil {
 			return err
 		}
-		list, transfer = append(list, ab), append(transfer, ab)
+		if _, err := list.Call("push", ab); err != nil {
+			return err
+		}
+		transfer = append(transfer, ab)
 	}
-	msg, err := safejs.ValueOf(map[string]any{"head": string(head), "bufs": list})
+	// safejs.ValueOf takes plain Go values only, so the array is set after.
+	msg, err := safejs.ValueOf(map[string]any{"head": string(head)})
 	if err != nil {
+		return err
+	}
+	if err := msg.Set("bufs", list); err != nil {
 		return err
 	}
 	_, err = w.Call("postMessage", msg, transfer)
@@ -649,7 +664,14 @@ func (p *platform) Preview(ctx context.Context, encoded []byte, size int) (state
 		return state.Pixels{}, err
 	}
 	blobCtor, _ := p.global.Get("Blob")
-	parts, _ := safejs.ValueOf([]any{a})
+	arrayCtor, _ := p.global.Get("Array")
+	parts, err := arrayCtor.New()
+	if err != nil {
+		return state.Pixels{}, err
+	}
+	if _, err := parts.Call("push", a); err != nil {
+		return state.Pixels{}, err
+	}
 	blob, err := blobCtor.New(parts)
 	if err != nil {
 		return state.Pixels{}, err
