@@ -200,8 +200,9 @@ type Cost struct {
 	NaiveForward int64
 	// Forward is this package's worst case for one intervention (every
 	// edge present, no cache hits): one discoverer per row on per-node
-	// projections, module_0 edges only (node linears are gathers),
-	// module_2 projections at the heads read, module_2 edges.
+	// projections, module_0 edge scores and its aggregation (a dense
+	// GEMM per head; node linears are gathers), module_2 projections at
+	// the heads read, module_2 edges.
 	Forward int64
 	// NaiveRetrieve is A naive interventions.
 	NaiveRetrieve int64

@@ -322,7 +322,11 @@ func (l *Layer) checkInput(codes []int32, action int) error {
 //
 // Work that depends only on the codes (node projections, discoverer rows,
 // module_0 edge scores) is cached across calls with the same codes, so a
-// sequence of actions on one image pays for it once.
+// sequence of actions on one image pays for it once. So is, per target,
+// module_0's output row while the target's incoming edges stay the same,
+// and module_2's projections of that row at head 0 (and at head 1+a while
+// the action stays): with a sparse mask most targets keep their edges from
+// one action to the next. Reused values are bit-identical to recomputed ones.
 func (l *Layer) Forward(codes []int32, action int, s Sampling, dr *Draws) error {
 	if err := l.checkInput(codes, action); err != nil {
 		return err
