@@ -436,15 +436,18 @@ func (c *Root) UploadY(name string, data []byte) {
 }
 
 func (c *Root) uploaded(name string, data []byte) (*state.Image, error) {
-	size := 64
+	size, grey := 64, false
 	c.locked(func() {
 		if c.Info != nil {
-			size = c.Info.Size
+			size, grey = c.Info.Size, c.Info.Channels == 1
 		}
 	})
 	p, err := c.P.Preview(context.Background(), data, size)
 	if err != nil {
 		return nil, err
+	}
+	if grey {
+		state.Grey(p)
 	}
 	return &state.Image{Label: name, Source: state.FromUpload, Encoded: data, Preview: p}, nil
 }

@@ -81,3 +81,13 @@ func HeatmapPixels(m []float32, n int) (Pixels, float32, error) {
 	}
 	return p, max, nil
 }
+
+// Grey converts p to grey levels in place (Rec. 601 luma, as the worker
+// converts colour images for a one-channel model), so a preview shows what
+// the model sees.
+func Grey(p Pixels) {
+	for i := 0; i+3 < len(p.RGBA); i += 4 {
+		y := byte(math.Round(0.299*float64(p.RGBA[i]) + 0.587*float64(p.RGBA[i+1]) + 0.114*float64(p.RGBA[i+2])))
+		p.RGBA[i], p.RGBA[i+1], p.RGBA[i+2] = y, y, y
+	}
+}

@@ -279,3 +279,11 @@ func TestPairTruthAndBars(t *testing.T) {
 		t.Fatal("FactorText wrong")
 	}
 }
+
+func TestGrey(t *testing.T) {
+	p := Pixels{W: 2, H: 1, RGBA: []byte{255, 0, 0, 255, 10, 10, 10, 7}}
+	Grey(p)
+	if string(p.RGBA) != string([]byte{76, 76, 76, 255, 10, 10, 10, 7}) {
+		t.Fatalf("grey %v", p.RGBA)
+	}
+}

@@ -307,9 +307,10 @@ func (p *platform) Call(ctx context.Context, req protocol.Request, progress func
 		p.mu.Lock()
 		cancelID := p.nextID
 		p.nextID++
+		delete(p.pending, req.ID) // a late answer is dropped: the person asked to stop
 		p.mu.Unlock()
 		_ = post(w, protocol.Request{ID: cancelID, Op: protocol.OpCancel, Target: req.ID})
-		resp = <-c.done // the worker answers the target with "cancelled" (or its result)
+		return protocol.Response{}, ctx.Err()
 	}
 	if resp.Head.Type == protocol.TypeError {
 		return resp, &protocol.Error{Code: resp.Head.Code, Message: resp.Head.Message}
