@@ -535,7 +535,7 @@ func (c *Root) Apply(a int) {
 				c.EditErr = err.Error()
 				return
 			}
-			parent := c.stepLabel(c.History.Len() - 1)
+			parent := c.parentLabel(c.History.Len() - 1)
 			c.History.Push(step)
 			c.LastStep = &state.Image{Label: c.stepLabel(c.History.Len() - 1), Source: state.FromAction,
 				F32: step.Image, Parent: parent, Action: a}
@@ -549,6 +549,16 @@ func (c *Root) stepLabel(i int) string {
 		return "reconstruction of " + c.Input.Label
 	}
 	return c.Input.Label + " after " + strings.Join(c.History.Path()[:i], ", ")
+}
+
+// parentLabel names step i as the image an action was applied to: the
+// reconstruction stands for the input itself, so that x = input, y = its
+// first action's result is a pair with a known action.
+func (c *Root) parentLabel(i int) string {
+	if i == 0 {
+		return c.Input.Label
+	}
+	return c.stepLabel(i)
 }
 
 // Undo drops the last action.
@@ -570,7 +580,7 @@ func (c *Root) afterHistory() {
 	if n := c.History.Len(); n > 1 {
 		s := c.History.Current()
 		c.LastStep = &state.Image{Label: c.stepLabel(n - 1), Source: state.FromAction, F32: s.Image,
-			Parent: c.stepLabel(n - 2), Action: s.Action}
+			Parent: c.parentLabel(n - 2), Action: s.Action}
 	}
 }
 

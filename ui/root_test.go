@@ -1,0 +1,173 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vugu/vugu"
+
+	"ctvae/ui/state"
+	"ctvae/wasm/protocol"
+)
+
+// fakePlatform answers engine requests like a 2-node, 2-action model, and
+// fails loads of weights that start with "bad".
+type fakePlatform struct {
+	mu  sync.Mutex
+	ops []protocol.Op
+}
+
+func (f *fakePlatform) Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
+	f.mu.Lock()
+	f.ops = append(f.ops, req.Op)
+	f.mu.Unlock()
+	ms := 1.5
+	img := []float32{0, 0.5, 1, 0.25} // [1, 2, 2]
+	switch req.Op {
+	case protocol.OpLoad:
+		if strings.HasPrefix(string(req.Weights), "bad") {
+			return protocol.Response{}, &protocol.Error{Code: protocol.CodeBadWeights, Message: "weights: bad file"}
+		}
+		return protocol.Response{Head: protocol.Head{MS: &ms, Info: &protocol.Info{Dataset: "toy", Channels: 1, Size: 2,
+			Nodes: 2, Codebook: 4, HasCausal: true, Actions: []string{"f+", "f-"}, Sampling: "mode"}}}, nil
+	case protocol.OpSample:
+		return protocol.Response{Head: protocol.Head{MS: &ms, Sample: &protocol.Sample{FactorsX: []int{1}, FactorsY: []int{2},
+			Names: []string{"f"}, Action: protocol.Named{Index: 0, Name: "f+"}}},
+			Arrays: []protocol.Array{{Name: "x", F32: img}, {Name: "y", F32: img}}}, nil
+	case protocol.OpReconstruct, protocol.OpIntervene:
+		codes := []int32{1, 2}
+		if req.Op == protocol.OpIntervene {
+			codes = []int32{1, 3}
+		}
+		return protocol.Response{Head: protocol.Head{MS: &ms}, Arrays: []protocol.Array{{Name: "image", F32: img},
+			{Name: "codes", I32: codes}, {Name: "input", I32: []int32{1, 2}}, {Name: "mask", F32: []float32{0, 1}},
+			{Name: "adjacency", F32: []float32{0, 1, 0, 0}}}}, nil
+	case protocol.OpRetrieve:
+		return protocol.Response{Head: protocol.Head{MS: &ms, Retrieval: &protocol.Retrieval{Best: protocol.Named{Index: 0, Name: "f+"},
+			Actions: []protocol.Scored{{Index: 0, Name: "f+", P: 0.9}, {Index: 1, Name: "f-", P: 0.1}}}}}, nil
+	}
+	return protocol.Response{}, errors.New("unexpected op " + string(req.Op))
+}
+
+func (f *fakePlatform) Manifest(context.Context) ([]byte, error) { return nil, errors.New("offline") }
+func (f *fakePlatform) Weights(context.Context, state.ModelOption, func(int64, int64)) ([]byte, bool, error) {
+	return nil, false, errors.New("no shipped weights here")
+}
+func (f *fakePlatform) Preview(context.Context, []byte, int) (state.Pixels, error) {
+	return state.Pixels{}, nil
+}
+func (f *fakePlatform) Draw(string, state.Pixels) error { return nil }
+func (f *fakePlatform) Now() float64                    { return 0 }
+
+func newRoot() *Root {
+	c := &Root{P: &fakePlatform{}}
+	c.env = vugu.NewEventEnvImpl(&sync.RWMutex{}, make(chan bool, 1024))
+	c.Cell, c.TravSteps, c.Samples, c.ModelSel = -1, "8", "1", -1
+	return c
+}
+
+func weightsFile() []byte {
+	b := make([]byte, 20)
+	b[0] = 10 // header length 10
+	b[8] = '{'
+	return b
+}
+
+func TestRootLoadEditRetrieve(t *testing.T) {
+	c := newRoot()
+	c.LoadOwnFile("m.safetensors", weightsFile())
+	if c.LoadErr != "" || c.Info == nil || len(c.Gallery) != gallerySize {
+		t.Fatalf("after load: err %q, info %v, %d samples", c.LoadErr, c.Info, len(c.Gallery))
+	}
+	if c.History.Current() == nil || c.Input.Label != "sample 1 x" {
+		t.Fatal("the first sample must become the input, reconstructed")
+	}
+	c.Apply(1) // runs in a goroutine: wait for it by taking the lock
+	waitIdle(t, c)
+	if c.History.Len() != 2 || c.History.Current().Label != "f-" || c.LastStep == nil {
+		t.Fatalf("after an action: %d steps", c.History.Len())
+	}
+	cells := c.Cells()
+	if !cells[1].Masked || !cells[1].Changed || cells[0].Changed {
+		t.Fatalf("cells %+v: node 1 is masked and changed, node 0 neither", cells)
+	}
+	// x = the input, y = the action's result: the applied action is known.
+	c.UseX("input")
+	c.UseY("current")
+	if tr := c.PairTruth(); tr.Action != 1 || tr.Kind != "applied action" {
+		t.Fatalf("truth %+v", tr)
+	}
+	c.Retrieve()
+	waitRet(t, c)
+	if len(c.Bars) != 2 || !c.Bars[0].Best || !c.Bars[1].True || !strings.Contains(c.Verdict, "differs from the applied action f-") {
+		t.Fatalf("bars %+v verdict %q", c.Bars, c.Verdict)
+	}
+	c.Undo()
+	if c.History.Len() != 1 || c.LastStep != nil {
+		t.Fatal("undo must return to the reconstruction and clear the result")
+	}
+	if len(c.Timings) == 0 {
+		t.Fatal("no timings recorded")
+	}
+}
+
+func TestRootBadLoadKeepsModel(t *testing.T) {
+	c := newRoot()
+	c.LoadOwnFile("m.safetensors", weightsFile())
+	info, input := c.Info, c.Input
+	bad := append([]byte("bad"), weightsFile()...)
+	bad[0], bad[1], bad[2], bad[3], bad[8], bad[11] = 10, 0, 0, 0, 0, '{'
+	c.LoadOwnFile("other.safetensors", bad)
+	if c.LoadErr == "" || !strings.Contains(c.LoadErr, "previous model stays") {
+		t.Fatalf("load error %q", c.LoadErr)
+	}
+	if c.Info != info || c.Input != input || c.History.Current() == nil {
+		t.Fatal("a refused load must leave the model, input and history as they were")
+	}
+	c.LoadOwnFile("notes.txt", []byte("hello"))
+	if !strings.Contains(c.LoadErr, "not a .safetensors file") {
+		t.Fatalf("load error %q", c.LoadErr)
+	}
+	c.X = nil
+	c.Retrieve()
+	if c.RetErr != "choose x first" || c.RetBusy {
+		t.Fatalf("retrieve without x: %q", c.RetErr)
+	}
+	c.TravSteps = "0"
+	c.Traverse()
+	if !strings.Contains(c.TravErr, "from 1 to 64") || c.TravBusy {
+		t.Fatalf("traverse with 0 steps: %q", c.TravErr)
+	}
+}
+
+func waitIdle(t *testing.T, c *Root) {
+	t.Helper()
+	for i := 0; i < 5000; i++ { // up to 5 s
+		c.env.Lock()
+		busy := c.Busy != ""
+		c.env.UnlockOnly()
+		if !busy {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the edit never finished")
+}
+
+func waitRet(t *testing.T, c *Root) {
+	t.Helper()
+	for i := 0; i < 5000; i++ { // up to 5 s
+		c.env.Lock()
+		busy := c.RetBusy
+		c.env.UnlockOnly()
+		if !busy {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the retrieval never finished")
+}
