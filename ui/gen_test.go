@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"go/format"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +33,7 @@ func TestGeneratedUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := format.Source(raw)
+	got, err := TidyGenerated(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

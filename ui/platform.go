@@ -1,16 +1,15 @@
 // Package ui is the CT-VAE page: vugu components (markup in .vugu files,
-// generated *_vgen.go beside them) and their controller, which turns
+// generated root_gen.go beside it) and their controller, which turns
 // clicks into engine requests and results into state (package state). The
 // browser itself is behind Platform, implemented with safejs in wasm/app,
 // so this package compiles and vets natively.
 package ui
 
 // The generated root_gen.go is committed; regenerate it after editing a
-// .vugu file (gofmt: vugugen's output is not formatted).
+// .vugu file. genrender -tidy formats it and drops vugugen's note comments.
 //
 //go:generate go tool vugugen -skip-go-mod -skip-main .
-//go:generate gofmt -w root_gen.go
-//go:generate go run ./genrender
+//go:generate go run ./genrender -tidy root_gen.go
 
 import (
 	"context"

@@ -2,9 +2,13 @@
 // which domrender would otherwise install with window.eval (refused by the
 // page's Content-Security-Policy). boot.js loads it as a file first; see ui/
 // static/boot.js. Run by go generate in ui/; TestVuguRenderScript checks it.
+//
+// With -tidy FILE it first rewrites FILE (vugugen's output) with
+// ui.TidyGenerated.
 package main
 
 import (
+	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,9 +18,25 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"ctvae/ui"
 )
 
 func main() {
+	tidy := flag.String("tidy", "", "a vugugen output file to tidy in place")
+	flag.Parse()
+	if *tidy != "" {
+		b, err := os.ReadFile(*tidy)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if b, err = ui.TidyGenerated(b); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(*tidy, b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/vugu/vugu").Output()
 	if err != nil {
 		log.Fatal(err)
