@@ -156,6 +156,7 @@ type Layer struct {
 	g0cnt             []int     // [n]
 	g0ok              []bool    // [n] gat0 row j is valid for the current codes
 	redo              []int32   // targets whose gat0 row this pass recomputes
+	dense             []int32   // those aggregated by the dense GEMM
 	xl1ok, xr1ok      [2][]bool // [n] module_2 projections valid for gat0's row at slotHead
 	slotHead          [2]int    // head the module_2 projections of each slot were computed at
 	gat0, pack        []float32 // [n, c0]
@@ -250,7 +251,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.score = make([]float32, (n+1)*H)
 	l.alpha, l.apack = make([]float32, H*n*n), make([]float32, n*n)
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
-	l.redo = make([]int32, 0, n)
+	l.redo, l.dense = make([]int32, 0, n), make([]int32, 0, n)
 	l.xl1ok = [2][]bool{make([]bool, n), make([]bool, n)}
 	l.xr1ok = [2][]bool{make([]bool, n), make([]bool, n)}
 	l.slotHead = [2]int{-1, -1}
@@ -326,7 +327,11 @@ func (l *Layer) checkInput(codes []int32, action int) error {
 // module_0's output row while the target's incoming edges stay the same,
 // and module_2's projections of that row at head 0 (and at head 1+a while
 // the action stays): with a sparse mask most targets keep their edges from
-// one action to the next. Reused values are bit-identical to recomputed ones.
+// one action to the next. Reused values are those a recomputation would
+// give, bit for bit as long as kernels.GEMM rounds a row the same wherever
+// it sits in A (natively it does; the wasm micro-kernel sums the first row
+// of its 3-row tile in float32 and the others in float64, so there a reused
+// row may differ from a recomputed one in the last bits).
 func (l *Layer) Forward(codes []int32, action int, s Sampling, dr *Draws) error {
 	if err := l.checkInput(codes, action); err != nil {
 		return err
@@ -613,6 +618,15 @@ func softmaxEdges(sc []float32, edges, heads int) {
 	}
 }
 
+// axpy4: y += a0·x0 + a1·x1 + a2·x2 + a3·x3, one load and store of y for
+// four products.
+func axpy4(y []float32, a0, a1, a2, a3 float32, x0, x1, x2, x3 []float32) {
+	x0, x1, x2, x3 = x0[:len(y)], x1[:len(y)], x2[:len(y)], x3[:len(y)]
+	for k := range y {
+		y[k] += (a0*x0[k] + a1*x1[k]) + (a2*x2[k] + a3*x3[k])
+	}
+}
+
 // axpy: y += a·x.
 func axpy(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
@@ -671,29 +685,57 @@ func (l *Layer) layer0() {
 		}
 	}
 	l.macs += computed * int64(c0)
-	// out_j = Σ_i alpha_ij xl_i per head, as one dense GEMM per head: the
-	// zeros of absent edges cost n^2 h1 MACs per head against cnt*h1 for
-	// the edges alone, but a GEMM runs them several times faster than
-	// per-edge axpys (and adding exact zeros changes nothing). Only the
-	// targets in redo are computed: all of them straight into gat0, a
-	// subset through packed alpha rows and a scratch block.
-	m := len(l.redo)
-	if m == 0 {
-		return
+	// out_j = Σ_i alpha_ij xl_i per head. Targets with many sources go
+	// through one dense GEMM per head: the zeros of absent edges cost n h1
+	// MACs per head against cnt h1 for the edges alone, but a GEMM runs
+	// them several times faster than per-edge axpys (and adding exact
+	// zeros changes nothing); targets with few sources take the axpys.
+	// Dense targets go straight into gat0 when they are all n, else
+	// through packed alpha rows and a scratch block.
+	l.dense = l.dense[:0]
+	for _, j32 := range l.redo {
+		j := int(j32)
+		cnt := l.cnt[j]
+		if sparseAggregate*cnt >= n {
+			l.dense = append(l.dense, j32)
+			continue
+		}
+		out := l.gat0[j*c0 : (j+1)*c0]
+		clear(out)
+		src := l.src[j*n : j*n+cnt]
+		e := 0
+		for ; e+4 <= cnt; e += 4 {
+			i0, i1, i2, i3 := int(src[e])*c0, int(src[e+1])*c0, int(src[e+2])*c0, int(src[e+3])*c0
+			for h := 0; h < H; h++ {
+				o, a := h*h1, l.alpha[(h*n+j)*n:(h*n+j+1)*n]
+				axpy4(out[o:o+h1], a[src[e]], a[src[e+1]], a[src[e+2]], a[src[e+3]],
+					l.xl0[i0+o:i0+o+h1], l.xl0[i1+o:i1+o+h1], l.xl0[i2+o:i2+o+h1], l.xl0[i3+o:i3+o+h1])
+			}
+		}
+		for ; e < cnt; e++ {
+			i := int(src[e])
+			xl := l.xl0[i*c0 : (i+1)*c0]
+			for h := 0; h < H; h++ {
+				o := h * h1
+				axpy(out[o:o+h1], l.alpha[(h*n+j)*n+i], xl[o:o+h1])
+			}
+		}
+		l.macs += int64(cnt * c0)
 	}
+	m := len(l.dense)
 	l.macs += int64(m * n * c0)
 	if m == n {
 		for h := 0; h < H; h++ {
 			kernels.GEMM(false, false, n, h1, n, l.alpha[h*n*n:], n, l.xl0[h*h1:], c0, 0, l.gat0[h*h1:], c0)
 		}
-	} else {
+	} else if m > 0 {
 		for h := 0; h < H; h++ {
-			for r, j := range l.redo {
+			for r, j := range l.dense {
 				copy(l.apack[r*n:(r+1)*n], l.alpha[(h*n+int(j))*n:(h*n+int(j)+1)*n])
 			}
 			kernels.GEMM(false, false, m, h1, n, l.apack, n, l.xl0[h*h1:], c0, 0, l.pack[h*h1:], c0)
 		}
-		for r, j := range l.redo {
+		for r, j := range l.dense {
 			copy(l.gat0[int(j)*c0:(int(j)+1)*c0], l.pack[r*c0:(r+1)*c0])
 		}
 	}
@@ -704,6 +746,11 @@ func (l *Layer) layer0() {
 		}
 	}
 }
+
+// sparseAggregate: a target with fewer than n/sparseAggregate sources is
+// aggregated with per-edge axpys instead of its dense GEMM row, which does
+// n/cnt times the MACs at a few times the speed per MAC.
+const sparseAggregate = 4
 
 // sameEdges reports whether target j's incoming edges (sources and
 // attribute bits, self loop included) are those gat0's row j was computed
