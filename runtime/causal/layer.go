@@ -83,7 +83,7 @@ func (dr *Draws) check(c Config) error {
 type discoverer struct {
 	aT, bT []float32 // [d, h0]: the halves of W1, transposed so a code picks a row
 	pu, pv []float32 // [n, h0]: W1_a pe_i + b1 and W1_b pe_j
-	w2     signSplit // [h0]
+	w2     signSplit // [h0]; aT, bT, pu, pv are stored as |w2|∘row in its order
 	b2     float32
 }
 
@@ -96,6 +96,7 @@ type discSlot struct {
 	k      int       // discoverer held, -1 for none
 	u, v   []float32 // [n, h0]
 	lu, lv []float64 // [n]
+	uok    []bool    // [n] u_i computed: only the rows asked for need it
 }
 
 // gat is one GATv2Conv's parameters (raw views into the params).
@@ -121,7 +122,6 @@ type Layer struct {
 	maskW, maskPE     []float32 // mask weight [d, A+d]; [n, d] = W_pe pe_i + b
 	disc              []discoverer
 	slots             [2]discSlot
-	hid               []float32 // [h0] scratch
 	g0, g1            gat
 	l0T, r0T          []float32 // [d, c0] module_0 lin_l/lin_r weights, transposed
 	l0PE, r0PE        []float32 // [n, c0] W pe_i + b for module_0 lin_l/lin_r
@@ -213,11 +213,19 @@ func New(c Config, params nn.Params) (*Layer, error) {
 		addRows(ds.pu, b1)
 		kernels.GEMM(false, true, n, h0, d, pe, d, w1[d:], 2*d, 0, ds.pv, h0)
 		ds.w2, ds.b2 = newSignSplit(p(g+"2.weight"), 1, h0), p(g + "2.bias")[0]
+		// Scale and reorder the halves once, so that a slot's node vectors
+		// are sums of two rows: |w2|∘(a + p) = |w2|∘a + |w2|∘p up to rounding.
+		tmp := make([]float32, h0)
+		for _, m := range [][]float32{ds.aT, ds.bT, ds.pu, ds.pv} {
+			for r := 0; r < len(m); r += h0 {
+				ds.w2.scale(tmp, m[r:r+h0], 0)
+				copy(m[r:r+h0], tmp)
+			}
+		}
 	}
 	for k := range l.slots {
-		l.slots[k] = discSlot{k: -1, u: make([]float32, n*h0), v: make([]float32, n*h0), lu: make([]float64, n), lv: make([]float64, n)}
+		l.slots[k] = discSlot{k: -1, u: make([]float32, n*h0), v: make([]float32, n*h0), lu: make([]float64, n), lv: make([]float64, n), uok: make([]bool, n)}
 	}
-	l.hid = make([]float32, h0)
 
 	l.g0 = gatParams(params, Prefix+"graph_transitioner.module_0.")
 	l.g1 = gatParams(params, Prefix+"graph_transitioner.module_2.")
@@ -508,23 +516,20 @@ func (l *Layer) graphStep(action int, s Sampling, dr *Draws) {
 	}
 }
 
-// fillSlot computes discoverer k's node vectors for the current codes.
+// fillSlot computes discoverer k's target vectors V_j for the current codes;
+// the source vectors U_i follow per row in discoverRow.
 func (l *Layer) fillSlot(sl *discSlot, k int) {
 	ds := &l.disc[k]
 	h0 := l.h0
-	u := l.hid
 	for node, c := range l.codes {
-		ac, pu := ds.aT[int(c)*h0:(int(c)+1)*h0], ds.pu[node*h0:(node+1)*h0]
-		for h := range u {
-			u[h] = ac[h] + pu[h]
-		}
-		sl.lu[node] = ds.w2.scale(sl.u[node*h0:(node+1)*h0], u, 0)
+		v := sl.v[node*h0 : (node+1)*h0]
 		bc, pv := ds.bT[int(c)*h0:(int(c)+1)*h0], ds.pv[node*h0:(node+1)*h0]
-		for h := range u {
-			u[h] = bc[h] + pv[h]
+		for h := range v {
+			v[h] = bc[h] + pv[h]
 		}
-		sl.lv[node] = ds.w2.scale(sl.v[node*h0:(node+1)*h0], u, 0)
+		sl.lv[node] = ds.w2.signedSum(v, 0)
 	}
+	clear(sl.uok)
 	sl.k = k
 }
 
@@ -541,6 +546,16 @@ func (l *Layer) discoverRow(dst []float32, k, i int) {
 	}
 	ds := &l.disc[k]
 	h0, q, neg := l.h0, ds.w2.q[0], ds.w2.tailNeg[0]
+	if !sl.uok[i] {
+		u := sl.u[i*h0 : (i+1)*h0]
+		c := int(l.codes[i])
+		ac, pu := ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0]
+		for h := range u {
+			u[h] = ac[h] + pu[h]
+		}
+		sl.lu[i] = ds.w2.signedSum(u, 0)
+		sl.uok[i] = true
+	}
 	u, v := sl.u[i*h0:(i+1)*h0], sl.v
 	lu, b2 := sl.lu[i], float64(ds.b2)
 	j := 0

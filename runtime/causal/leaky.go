@@ -78,13 +78,18 @@ func (s *signSplit) scale(dst, x []float32, h int) float64 {
 	for k, ch := range perm {
 		dst[k] = abs[k] * x[ch]
 	}
+	return s.signedSum(dst, h)
+}
+
+// signedSum is Σ_k sgn_k X_k for X [c] in head h's order, in float64.
+func (s *signSplit) signedSum(x []float32, h int) float64 {
 	var lin float64
 	m := 2 * s.q[h]
 	for k := 0; k < m-1; k += 2 {
-		lin += float64(dst[k]) - float64(dst[k+1])
+		lin += float64(x[k]) - float64(x[k+1])
 	}
 	var t float64
-	for _, v := range dst[m:] {
+	for _, v := range x[m:] {
 		t += float64(v)
 	}
 	if s.tailNeg[h] {
