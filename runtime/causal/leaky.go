@@ -16,13 +16,17 @@ import "math"
 // data-dependent branch (signs are random here, so it mispredicts half the
 // time), no branch. Go has no float conditional move, and math.Max/max()
 // handle NaN and signed zeros at 2-3x the cost of a branch; the absolute
-// value is a bit mask.
+// value (abs32, abs_*.go) is a few register instructions. Measured on the
+// default retrieval: the discoverer rows ran about 4x faster natively and
+// under wasm than with the branch.
 //
 // The order alternates a positive-weight and a negative-weight channel, then
 // the channels left over of the more common sign: partial sums of
 // |a| - |b| stay as small as the direct sum's, where summing all positive
 // terms first would grow them to Σ |X_c + Y_c| and lose float32 precision
-// (the default golden's discoverer gain makes that visible). The rewrite is
+// (the default golden's discoverer gain makes that visible: adj_p then
+// differed from PyTorch by 2.1e-4 relative, against 7e-5 for the direct sum
+// and for this order). The rewrite is
 // exact in real arithmetic and differs from the direct sum by float32
 // rounding; leakyDot is the direct form, kept as the twin tests compare with.
 
