@@ -6,188 +6,25 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"ctvae/data"
 	"ctvae/internal/imageio"
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/ctvae"
-	"ctvae/runtime/nn"
-	"ctvae/serve"
 	"ctvae/weights"
 )
-
-var (
-	shotsDir = flag.String("e2e.shots", "", "directory for the screenshots (default: a temporary directory, logged)")
-	require  = flag.Bool("e2e.require", false, "fail, not skip, when chromium is missing (CI)")
-	benchN   = flag.Int("e2e.bench", 0, "timed repetitions of intervene and retrieve with the default config (a benchmark, off by default)")
-)
-
-// smallConfig is a fast model with the real geometry: 64x64 RGB, 8x8 codes.
-const smallConfig = `{"in_channels": 3, "img_size": 64, "hidden_dims": [8, 16, 16], "embedding_dim": 8,
- "num_embeddings": 8, "codebooks": 1, "residual_layers": 2, "action_dim": 12, "causal_hidden_dims": [12, 6]}`
-
-func modelBytes(t *testing.T, cfg ctvae.Config, seed uint64, dt weights.DType) []byte {
-	t.Helper()
-	ds, err := data.New("shapes3d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range ds.Factors() {
-		names = append(names, f.Name)
-	}
-	meta := ctvae.Meta{Dataset: "shapes3d", Factors: names, Actions: ds.ActionNames(), Preprocess: ctvae.PreprocessNone}
-	b, err := modelfile.Encode(cfg, nn.InitParams(ctvae.Specs(cfg), seed), meta, dt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// site builds the real static site into dir with `go run ./build` (content-
-// hashed names, manifest, service worker, precompressed variants) and adds
-// the given extra files (test models) under their plain names.
-func site(t *testing.T, dir string, files map[string][]byte) {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "run", "./build", "-src", root, "-out", dir)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go run ./build: %v\n%s", err, out)
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// serveDir serves dir on 127.0.0.1 and returns the base URL.
-func serveDir(t *testing.T, dir string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := serve.NewHandler(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String() + "/"
-}
-
-func browser(t *testing.T) (context.Context, context.CancelFunc) {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if *require {
-			t.Fatal("e2e: chromium is not installed (apt-get update && apt-get install -y chromium)")
-		}
-		t.Skip("e2e: chromium is not installed; install it with `apt-get update && apt-get install -y chromium` (CI passes -e2e.require)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 1100),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	// This chromedp's protocol tables predate some events of Debian's
-	// chromium (an unknown IP address space); those decode errors are noise.
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
-		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "could not unmarshal event") {
-			t.Logf("chromedp: %s", msg)
-		}
-	}))
-	// About a minute on an idle 2-core machine; the margin is for a loaded one.
-	ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
-	chromedp.ListenTarget(ctx, func(ev any) {
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range e.Args {
-				parts = append(parts, string(a.Value)+a.Description)
-			}
-			t.Logf("console.%s: %s", e.Type, strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			t.Logf("page exception: %s", e.ExceptionDetails.Error())
-		}
-	})
-	return ctx, func() { cancelT(); cancelC(); cancelA() }
-}
-
-// eval runs an async JavaScript expression and decodes its JSON result.
-func eval(t *testing.T, ctx context.Context, what, js string, out any) {
-	t.Helper()
-	var raw []byte
-	err := chromedp.Run(ctx, chromedp.Evaluate(js, &raw, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
-		return p.WithAwaitPromise(true)
-	}))
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("%s: result %s: %v", what, raw, err)
-	}
-}
-
-func screenshot(t *testing.T, ctx context.Context, dir, name string) {
-	t.Helper()
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
-}
 
 func f32(t *testing.T, b64 string) []float32 {
 	t.Helper()
@@ -251,24 +88,16 @@ const helpers = `globalThis.b64 = (a) => {
 func TestBrowser(t *testing.T) {
 	ctx, cancel := browser(t)
 	defer cancel()
-	shots := *shotsDir
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := shotDir(t)
 
-	smallCfg, err := ctvae.ParseConfig([]byte(smallConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	small := modelBytes(t, smallCfg, 3, weights.F32)
-	def := modelBytes(t, ctvae.DefaultConfig(), 1, weights.F16)
-	corrupt := slices.Clone(small[:len(small)-100])
-	corrupt[40] ^= 0x5a
+	// The shared site ships these two models too; the example page loads
+	// them by plain names.
+	st := builtSite(t)
+	small, def := st.small, st.def
+	corrupt := corruptWeights(small)
 	picture := oddPNG(t)
-	dir := t.TempDir()
-	site(t, dir, map[string][]byte{"model.safetensors": small, "default.safetensors": def,
+	dir := st.dir
+	addFiles(t, dir, map[string][]byte{"model.safetensors": small, "default.safetensors": def,
 		"corrupt.safetensors": corrupt, "odd.png": picture})
 	base := serveDir(t, dir)
 
@@ -502,13 +331,4 @@ func TestBrowser(t *testing.T) {
 		t.Logf("%s: %d bytes, brotli %d bytes", name, f.Size, br.Size())
 	}
 	t.Logf("total e2e %v", time.Since(start))
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
