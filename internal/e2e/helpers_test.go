@@ -58,7 +58,29 @@ func encodeModel(cfg ctvae.Config, seed uint64, dt weights.DType) ([]byte, error
 		names = append(names, f.Name)
 	}
 	meta := ctvae.Meta{Dataset: "shapes3d", Factors: names, Actions: ds.ActionNames(), Preprocess: ctvae.PreprocessNone}
-	return modelfile.Encode(cfg, nn.InitParams(ctvae.Specs(cfg), seed), meta, dt)
+	specs := ctvae.Specs(cfg)
+	params := nn.InitParams(specs, seed)
+	// A random-init decoder draws nearly flat, dark images (outputs within
+	// ±0.15), in which a wrong code moves a handful of 8-bit levels by one
+	// or two. The last decoder layer is scaled up and biased to mid-grey so
+	// that the images span the range and comparing pixels sees the codes.
+	last := ""
+	for _, s := range specs {
+		if strings.HasPrefix(s.Name, "decoder.") && strings.HasSuffix(s.Name, ".weight") {
+			last = strings.TrimSuffix(s.Name, ".weight")
+		}
+	}
+	w, b := params[last+".weight"], params[last+".bias"]
+	if w == nil || b == nil {
+		return nil, fmt.Errorf("e2e: no last decoder layer among the model's parameters (found %q)", last)
+	}
+	for i := range w.Data {
+		w.Data[i] *= 12
+	}
+	for i := range b.Data {
+		b.Data[i] = 0.5
+	}
+	return modelfile.Encode(cfg, params, meta, dt)
 }
 
 // corruptWeights truncates a weights file and flips a header byte: a file

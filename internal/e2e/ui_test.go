@@ -216,7 +216,7 @@ func parseMillis(t *testing.T, s string) float64 {
 // samePixels compares a canvas with the native engine's image: the same
 // Go code, but the decoder's Tanh rests on math.Exp (assembly on amd64,
 // Go in wasm), so a value may round to the neighbouring 8-bit level.
-func samePixels(t *testing.T, what string, got, want state.Pixels) {
+func samePixels(t *testing.T, what string, got, want state.Pixels) int {
 	t.Helper()
 	if got.W != want.W || got.H != want.H || len(got.RGBA) != len(want.RGBA) {
 		t.Fatalf("%s: %dx%d on the page, %dx%d natively", what, got.W, got.H, want.W, want.H)
@@ -235,6 +235,7 @@ func samePixels(t *testing.T, what string, got, want state.Pixels) {
 	if off > 0 {
 		t.Fatalf("%s: %d channel values differ from the native image by more than 1 (worst %d)", what, off, worst)
 	}
+	return worst
 }
 
 // sampleOf is a gallery pair rebuilt natively from what the page shows:
@@ -412,14 +413,14 @@ func TestBrowserUI(t *testing.T) {
 	// ---------------------------------------------------------------- reconstruct: pick a gallery sample
 	p.act("reconstruct sample 3", xThumb(3), "", inputIs("sample 3 x"), time.Minute)
 	s3 := gallerySample(t, ds, small, p.str(`__e2e.texts('ul.gallery .caption')[2]`), p.str(truthJS))
-	samePixels(t, "sample 3 as shown", p.pixels("cv-input"), pixelsOf(t, s3.x, 1))
+	worst := samePixels(t, "sample 3 as shown", p.pixels("cv-input"), pixelsOf(t, s3.x, 1))
 	rec, err := small.Reconstruct(s3.x)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recCodes := slices.Clone(rec.Codes)
 	sameCodes(t, "reconstruct", p.codes(), recCodes)
-	samePixels(t, "reconstruction", p.pixels("cv-current"), pixelsOf(t, rec.Image, 1))
+	worst = max(worst, samePixels(t, "reconstruction", p.pixels("cv-current"), pixelsOf(t, rec.Image, 1)))
 
 	// ---------------------------------------------------------------- traverse from the input
 	const travAction, travSteps = "object_hue+", 4
@@ -436,7 +437,7 @@ func TestBrowserUI(t *testing.T) {
 	for _, r := range trav {
 		strip = append(strip, r.Image...)
 	}
-	samePixels(t, "traversal strip", p.pixels("cv-trav"), pixelsOf(t, strip, travSteps))
+	worst = max(worst, samePixels(t, "traversal strip", p.pixels("cv-trav"), pixelsOf(t, strip, travSteps)))
 
 	// ---------------------------------------------------------------- intervene with the action pad
 	codes := recCodes
@@ -451,7 +452,8 @@ func TestBrowserUI(t *testing.T) {
 		codes, img = intervene(t, small, codes, a)
 		sameCodes(t, "intervene "+path, p.codes(), codes)
 	}
-	samePixels(t, "image after "+path, p.pixels("cv-current"), pixelsOf(t, img, 1))
+	worst = max(worst, samePixels(t, "image after "+path, p.pixels("cv-current"), pixelsOf(t, img, 1)))
+	t.Logf("small model: codes equal the native engine's; canvases within %d of its 8-bit levels", worst)
 
 	// ---------------------------------------------------------------- retrieve: which action turns sample 3's x into its y?
 	verdictGone, verdictShown := `!document.querySelector('p.verdict')`, `!!document.querySelector('p.verdict')`
@@ -616,6 +618,10 @@ func latency(p uiPage, benchf func(string, ...any), model, a, path string, n int
 		{"intervene in the worker", iw}, {"intervene as seen by the page", ip}, {"intervene click to codes shown", ic},
 		{"retrieve in the worker", rw}, {"retrieve as seen by the page", rp}, {"retrieve click to verdict shown", rc},
 	} {
-		benchf("%s, %s: median of %d %.1f ms %v", model, m.what, n, median(m.v), m.v)
+		each := make([]string, len(m.v))
+		for i, v := range m.v {
+			each[i] = strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		benchf("%s, %s: median of %d %.1f ms (%s)", model, m.what, n, median(m.v), strings.Join(each, " "))
 	}
 }
