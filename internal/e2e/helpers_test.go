@@ -33,7 +33,7 @@ import (
 var (
 	shotsDir = flag.String("e2e.shots", "", "directory for the screenshots (default: a temporary directory, logged)")
 	require  = flag.Bool("e2e.require", false, "fail, not skip, when chromium is missing (CI)")
-	benchN   = flag.Int("e2e.bench", 0, "timed repetitions of intervene and retrieve with the default config (a benchmark, off by default)")
+	benchN   = flag.Int("e2e.bench", 0, "timed repetitions of intervene and retrieve, in the API page and the app, plus load times (a benchmark, off by default)")
 )
 
 // smallConfig is a fast model with the real geometry: 64x64 RGB, 8x8 codes.
