@@ -35,9 +35,11 @@ type Platform interface {
 	// scaled to size x size, for display only (the worker decodes it again
 	// for the model).
 	Preview(ctx context.Context, encoded []byte, size int) (state.Pixels, error)
-	// Draw puts pixels on the canvas with the given element id; a missing
+	// Draw puts an image on the canvas with the given element id; ver
+	// names the image's content (0: unknown), so an image seen before is
+	// not made again: pixels is called only for a new version. A missing
 	// canvas is not an error (it is not rendered right now).
-	Draw(canvasID string, p state.Pixels) error
+	Draw(canvasID string, ver uint64, pixels func() (state.Pixels, bool)) error
 	// Now is a monotonic clock in milliseconds.
 	Now() float64
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/vugu/vugu"
 
@@ -76,6 +78,7 @@ type Root struct {
 	TravCount  int
 	TravLabel  string
 	travImages []float32
+	travVer    uint64 // NextVersion of travImages
 	travCancel context.CancelFunc
 
 	// Retrieval
@@ -94,6 +97,8 @@ type Root struct {
 
 	ownWeights []byte // the last user file, kept so that Load can retry
 	ownName    string
+
+	grid gridCache
 }
 
 // Init starts listing the shipped models; it runs once, before the first
@@ -104,24 +109,34 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 	go c.listModels()
 }
 
-// DrawCanvases draws every canvas after a render: vugu may have replaced or
-// re-sized them (a canvas is cleared when its size is set), and redrawing a
-// few 64x64 images costs well under a millisecond. The render loop calls it
-// (vugu's Rendered hook is not called for the root component).
+// DrawCanvases puts every canvas's image back after a render (vugu clears
+// them). Each image comes with its version, so the platform converts and
+// copies only images it has not drawn before: doing that for every canvas
+// on every render (a hover, a progress message) was a large part of a
+// render's cost. The render loop calls it (vugu's Rendered hook is not
+// called for the root component).
 func (c *Root) DrawCanvases() {
 	if c.P == nil {
 		return
 	}
-	for id, p := range c.canvases() {
-		_ = c.P.Draw(id, p) // a failed draw leaves a blank canvas; the page stays usable
+	for _, d := range c.canvases() {
+		_ = c.P.Draw(d.id, d.ver, d.pixels) // a failed draw leaves a blank canvas; the page stays usable
 	}
 }
 
-func (c *Root) canvases() map[string]state.Pixels {
-	out := map[string]state.Pixels{}
+// canvasDraw is one canvas to show: its image's version and how to make its
+// pixels, called only when the canvas must be redrawn.
+type canvasDraw struct {
+	id     string
+	ver    uint64
+	pixels func() (state.Pixels, bool)
+}
+
+func (c *Root) canvases() []canvasDraw {
+	var out []canvasDraw
 	put := func(id string, im *state.Image) {
-		if p, ok := c.pixels(im); ok {
-			out[id] = p
+		if im != nil {
+			out = append(out, canvasDraw{id, im.Ver, func() (state.Pixels, bool) { return c.pixels(im) }})
 		}
 	}
 	for i := range c.Gallery {
@@ -129,19 +144,24 @@ func (c *Root) canvases() map[string]state.Pixels {
 	}
 	put("cv-input", c.Input)
 	if s := c.History.Current(); s != nil && c.Info != nil {
-		if p, err := state.ImagePixels(s.Image, c.Info.Channels, c.Info.Size); err == nil {
-			out["cv-current"] = p
-		}
+		ch, size := c.Info.Channels, c.Info.Size
+		out = append(out, canvasDraw{"cv-current", s.Ver, func() (state.Pixels, bool) {
+			p, err := state.ImagePixels(s.Image, ch, size)
+			return p, err == nil
+		}})
 		if s.Adj != nil {
-			if p, _, err := state.HeatmapPixels(s.Adj, len(s.Codes)); err == nil {
-				out["cv-adj"] = p
-			}
+			out = append(out, canvasDraw{"cv-adj", s.Ver, func() (state.Pixels, bool) {
+				p, _, err := state.HeatmapPixels(s.Adj, len(s.Codes))
+				return p, err == nil
+			}})
 		}
 	}
 	if c.TravCount > 0 && c.Info != nil {
-		if p, err := state.StripPixels(c.travImages, c.TravCount, c.Info.Channels, c.Info.Size); err == nil {
-			out["cv-trav"] = p
-		}
+		imgs, n, ch, size := c.travImages, c.TravCount, c.Info.Channels, c.Info.Size
+		out = append(out, canvasDraw{"cv-trav", c.travVer, func() (state.Pixels, bool) {
+			p, err := state.StripPixels(imgs, n, ch, size)
+			return p, err == nil
+		}})
 	}
 	put("cv-x", c.X)
 	put("cv-y", c.Y)
@@ -177,6 +197,46 @@ func (c *Root) locked(f func()) {
 	f()
 }
 
+// progressGap is the least time between two renders for progress messages:
+// each render takes the page's thread for a while, and a retrieval sends
+// a message per graph sample, so rendering each one halved the frame rate
+// and made the page see the result late.
+const progressGap = 50 // ms
+
+// progress returns a progress callback that records done/total with set
+// under the lock but renders at most once per progressGap; an update it
+// holds back is rendered by a timer, so the bar does not stick.
+func (c *Root) progress(set func(done, total int)) func(done, total int) {
+	var mu sync.Mutex
+	var last float64 // when the last progress render was asked for
+	var timer bool   // a render is scheduled
+	return func(done, total int) {
+		c.env.Lock()
+		set(done, total)
+		mu.Lock()
+		now := c.P.Now()
+		wait := last + progressGap - now
+		render := wait <= 0 && !timer
+		if render {
+			last = now
+		} else if !timer {
+			timer = true
+			time.AfterFunc(time.Duration(max(wait, 1)*float64(time.Millisecond)), func() {
+				mu.Lock()
+				timer, last = false, c.P.Now()
+				mu.Unlock()
+				c.locked(func() {})
+			})
+		}
+		mu.Unlock()
+		if render {
+			c.env.UnlockRender()
+		} else {
+			c.env.UnlockOnly()
+		}
+	}
+}
+
 // call runs one engine request and records its timing.
 func (c *Root) call(ctx context.Context, op string, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
 	t0 := c.P.Now()
@@ -186,6 +246,15 @@ func (c *Root) call(ctx context.Context, op string, req protocol.Request, progre
 		c.locked(func() { c.timed(op, resp.Head.MS, total) })
 	}
 	return resp, err
+}
+
+// stays adds to a failed load's message that the model in use is kept,
+// unless it says so already (the engine's refusal of a weights file does).
+func stays(msg string) string {
+	if strings.Contains(strings.ToLower(msg), "previous model stays loaded") {
+		return msg
+	}
+	return msg + " The previous model stays loaded."
 }
 
 func (c *Root) timed(op string, engine *float64, total float64) {
@@ -281,7 +350,7 @@ func (c *Root) loadShipped(i int) {
 		})
 	})
 	if err != nil {
-		c.locked(func() { c.Loading, c.LoadErr = false, err.Error()+" The previous model stays loaded." })
+		c.locked(func() { c.Loading, c.LoadErr = false, stays(err.Error()) })
 		return
 	}
 	note := "downloaded (" + state.Bytes(int64(len(data))) + "), sha256 checked, cached for offline use"
@@ -297,7 +366,7 @@ func (c *Root) LoadOwnFile(name string, data []byte) {
 	var err error
 	c.locked(func() {
 		if err = state.CheckWeightsFile(name, int64(len(data)), head); err != nil {
-			c.LoadErr = err.Error() + " The previous model stays loaded."
+			c.LoadErr = stays(err.Error())
 			return
 		}
 		if c.Loading {
@@ -330,7 +399,7 @@ func (c *Root) load(data []byte, title, note string, untrained bool) {
 	c.locked(func() {
 		c.Loading = false
 		if err != nil {
-			c.LoadErr, failed = message(err)+" The previous model stays loaded.", true
+			c.LoadErr, failed = stays(message(err)), true
 			return
 		}
 		c.Info, c.ModelTitle, c.ModelNote, c.Untrained = resp.Head.Info, title, note, untrained
@@ -372,8 +441,10 @@ func (c *Root) fillGallery() {
 		}
 		label := fmt.Sprintf("sample %d", seed)
 		items = append(items, GalleryItem{
-			X:      state.Image{Label: label + " x", Source: state.FromSample, F32: x.F32, Seed: seed, Side: 0, Factors: s.FactorsX},
-			Y:      state.Image{Label: label + " y", Source: state.FromSample, F32: y.F32, Seed: seed, Side: 1, Factors: s.FactorsY},
+			X: state.Image{Label: label + " x", Source: state.FromSample, F32: x.F32, Seed: seed, Side: 0, Factors: s.FactorsX,
+				Ver: state.NextVersion()},
+			Y: state.Image{Label: label + " y", Source: state.FromSample, F32: y.F32, Seed: seed, Side: 1, Factors: s.FactorsY,
+				Ver: state.NextVersion()},
 			Action: s.Action, Names: s.Names,
 		})
 	}
@@ -449,7 +520,7 @@ func (c *Root) uploaded(name string, data []byte) (*state.Image, error) {
 	if grey {
 		state.Grey(p)
 	}
-	return &state.Image{Label: name, Source: state.FromUpload, Encoded: data, Preview: p}, nil
+	return &state.Image{Label: name, Source: state.FromUpload, Encoded: data, Preview: p, Ver: state.NextVersion()}, nil
 }
 
 // setInput reconstructs im and starts a new history from it.
@@ -489,7 +560,7 @@ func (c *Root) setInput(im *state.Image) {
 }
 
 func stepOf(resp protocol.Response, label string, action int) (state.Step, error) {
-	s := state.Step{Label: label, Action: action}
+	s := state.Step{Label: label, Action: action, Ver: state.NextVersion()}
 	img, codes := resp.Array("image"), resp.Array("codes")
 	if img == nil || codes == nil {
 		return s, errors.New("the engine's answer lacks the image or the codes")
@@ -538,7 +609,7 @@ func (c *Root) Apply(a int) {
 			parent := c.parentLabel(c.History.Len() - 1)
 			c.History.Push(step)
 			c.LastStep = &state.Image{Label: c.stepLabel(c.History.Len() - 1), Source: state.FromAction,
-				F32: step.Image, Parent: parent, Action: a}
+				F32: step.Image, Parent: parent, Action: a, Ver: step.Ver}
 		})
 	}()
 }
@@ -586,6 +657,14 @@ func (c *Root) afterHistory() {
 
 // Hover shows cell i of the code grid in the readout.
 func (c *Root) Hover(i int) { c.Cell = i }
+
+// GridOver is the code grid's one mouseover handler: the cell is named by
+// the id of the rect under the pointer (gc-<node>, see GridHTML).
+func (c *Root) GridOver(e vugu.DOMEvent) {
+	if i, err := strconv.Atoi(strings.TrimPrefix(e.PropString("target", "id"), "gc-")); err == nil {
+		c.Hover(i)
+	}
+}
 
 // GridKey moves the readout's cell with the arrow keys (the grid is one
 // tab stop; arrows walk it).
@@ -669,7 +748,7 @@ func (c *Root) Traverse() {
 	go func() {
 		defer cancel()
 		resp, err := c.call(ctx, "traverse", protocol.Request{Op: protocol.OpTraverse, Image: from, Action: strconv.Itoa(a), Steps: k},
-			func(done, total int) { c.locked(func() { c.TravDone, c.TravTotal = done, total }) })
+			c.progress(func(done, total int) { c.TravDone, c.TravTotal = max(done, c.TravDone), total }))
 		c.locked(func() {
 			c.TravBusy, c.travCancel = false, nil
 			if err != nil {
@@ -681,7 +760,7 @@ func (c *Root) Traverse() {
 				c.TravErr = "the engine's traversal answer lacks its images"
 				return
 			}
-			c.travImages, c.TravCount = img.F32, resp.Head.Steps
+			c.travImages, c.TravCount, c.travVer = img.F32, resp.Head.Steps, state.NextVersion()
 			c.TravLabel = fmt.Sprintf("%s applied 1..%d times to %s", name, resp.Head.Steps, label)
 		})
 	}()
@@ -766,7 +845,7 @@ func (c *Root) Retrieve() {
 	go func() {
 		defer cancel()
 		resp, err := c.call(ctx, "retrieve", protocol.Request{Op: protocol.OpRetrieve, X: x, Y: y, Samples: n},
-			func(done, total int) { c.locked(func() { c.RetDone, c.RetTotal = done, total }) })
+			c.progress(func(done, total int) { c.RetDone, c.RetTotal = max(done, c.RetDone), total }))
 		c.locked(func() {
 			c.RetBusy, c.retCancel = false, nil
 			if err != nil {

@@ -393,47 +393,20 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								_ = vgparent
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n            "}
 								vgparent.AppendChild(vgn)
-								for vgiterkeyt, cell := range c.Cells() {
-									var vgiterkey interface{} = vgiterkeyt
-									_ = vgiterkey
-									cell := cell
-									_ = cell
-									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "g", Attr: []vugu.VGAttribute(nil)}
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "g", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "cells"}}}
+								vgparent.AppendChild(vgn)
+								vgn.SetInnerHTML(c.GridHTML())
+								vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+									EventType: "mouseover",
+									Func:      func(event vugu.DOMEvent) { c.GridOver(event) },
+								})
+								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n            "}
+								vgparent.AppendChild(vgn)
+								if c.HasSel() {
+									vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "rect", Attr: []vugu.VGAttribute{{Namespace: "", Key: "width", Val: "30"}, vugu.VGAttribute{Namespace: "", Key: "height", Val: "30"}, vugu.VGAttribute{Namespace: "", Key: "fill", Val: "none"}, vugu.VGAttribute{Namespace: "", Key: "pointer-events", Val: "none"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "cell sel"}}}
 									vgparent.AppendChild(vgn)
-									vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
-										EventType: "mouseover",
-										Func:      func(event vugu.DOMEvent) { c.Hover(cell.I) },
-									})
-									{
-										vgparent := vgn
-										_ = vgparent
-										vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n              "}
-										vgparent.AppendChild(vgn)
-										vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "rect", Attr: []vugu.VGAttribute{{Namespace: "", Key: "width", Val: "30"}, vugu.VGAttribute{Namespace: "", Key: "height", Val: "30"}}}
-										vgparent.AppendChild(vgn)
-										vgn.AddAttrInterface("class", cellClass(cell))
-										vgn.AddAttrInterface("fill", cell.Fill)
-										vgn.AddAttrInterface("x", cell.X)
-										vgn.AddAttrInterface("y", cell.Y)
-										vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n              "}
-										vgparent.AppendChild(vgn)
-										vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "text", Attr: []vugu.VGAttribute{{Namespace: "", Key: "text-anchor", Val: "middle"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "code"}}}
-										vgparent.AppendChild(vgn)
-										vgn.AddAttrInterface("fill", cell.Ink)
-										vgn.AddAttrInterface("x", cell.X+15)
-										vgn.AddAttrInterface("y", cell.Y+19)
-										vgn.SetInnerHTML(cell.Code)
-										vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n              "}
-										vgparent.AppendChild(vgn)
-										if cell.Changed {
-											vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "circle", Attr: []vugu.VGAttribute{{Namespace: "", Key: "r", Val: "3.5"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "dot"}}}
-											vgparent.AppendChild(vgn)
-											vgn.AddAttrInterface("cx", cell.X+25)
-											vgn.AddAttrInterface("cy", cell.Y+5)
-										}
-										vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n            "}
-										vgparent.AppendChild(vgn)
-									}
+									vgn.AddAttrInterface("x", c.SelX())
+									vgn.AddAttrInterface("y", c.SelY())
 								}
 								vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n          "}
 								vgparent.AppendChild(vgn)

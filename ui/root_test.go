@@ -60,8 +60,8 @@ func (f *fakePlatform) Weights(context.Context, state.ModelOption, func(int64, i
 func (f *fakePlatform) Preview(context.Context, []byte, int) (state.Pixels, error) {
 	return state.Pixels{}, nil
 }
-func (f *fakePlatform) Draw(string, state.Pixels) error { return nil }
-func (f *fakePlatform) Now() float64                    { return 0 }
+func (f *fakePlatform) Draw(string, uint64, func() (state.Pixels, bool)) error { return nil }
+func (f *fakePlatform) Now() float64                                           { return 0 }
 
 func newRoot() *Root {
 	c := &Root{P: &fakePlatform{}}

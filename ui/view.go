@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vugu/vugu"
 
 	"ctvae/ui/state"
 )
@@ -44,6 +48,68 @@ func (c *Root) Cells() []Cell {
 	}
 	return cells
 }
+
+// gridCache is the code grid's markup for one step (by its Ver): as vugu
+// nodes, 64 cells were ~250 elements, each re-sent to the page with its
+// attributes and a mouseover listener on every render, the largest part
+// of a render's cost; as one string it is built once per step.
+type gridCache struct {
+	mu   sync.Mutex
+	ver  uint64
+	html string
+}
+
+// GridHTML is the markup of the code grid's cells, raw (vugu.HTML: built
+// here from numbers and colours, so nothing needs escaping) (the selection is drawn
+// over it apart, so hovering does not rebuild it). Each cell's rect has id
+// gc-<node> for GridOver.
+func (c *Root) GridHTML() vugu.HTML {
+	s := c.History.Current()
+	if s == nil {
+		return ""
+	}
+	g := &c.grid
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ver == s.Ver && s.Ver != 0 {
+		return vugu.HTML(g.html)
+	}
+	var b strings.Builder
+	b.Grow(len(s.Codes) * 230)
+	for _, cell := range c.Cells() {
+		x, y := strconv.Itoa(cell.X), strconv.Itoa(cell.Y)
+		b.WriteString(`<rect id="gc-` + strconv.Itoa(cell.I) + `" x="` + x + `" y="` + y + `" width="30" height="30" fill="` + cell.Fill + `" class="cell`)
+		if cell.Masked {
+			b.WriteString(" masked")
+		}
+		b.WriteString(`"></rect><text x="` + strconv.Itoa(cell.X+15) + `" y="` + strconv.Itoa(cell.Y+19) + `" fill="` + cell.Ink +
+			`" text-anchor="middle" class="code">` + strconv.Itoa(int(cell.Code)) + `</text>`)
+		if cell.Changed {
+			b.WriteString(`<circle cx="` + strconv.Itoa(cell.X+25) + `" cy="` + strconv.Itoa(cell.Y+5) + `" r="3.5" class="dot"></circle>`)
+		}
+	}
+	g.ver, g.html = s.Ver, b.String()
+	return vugu.HTML(g.html)
+}
+
+// SelCell is the selected cell of the grid, ok false when none is.
+func (c *Root) SelCell() (cell Cell, ok bool) {
+	s := c.History.Current()
+	if s == nil || c.Cell < 0 || c.Cell >= len(s.Codes) {
+		return Cell{}, false
+	}
+	side := gridSide(len(s.Codes))
+	return Cell{I: c.Cell, X: (c.Cell % side) * cellPx, Y: (c.Cell / side) * cellPx, Sel: true}, true
+}
+
+// HasSel reports whether a grid cell is selected.
+func (c *Root) HasSel() bool { _, ok := c.SelCell(); return ok }
+
+// SelX and SelY are the selected cell's corner.
+func (c *Root) SelX() int { s, _ := c.SelCell(); return s.X }
+
+// SelY: see SelX.
+func (c *Root) SelY() int { s, _ := c.SelCell(); return s.Y }
 
 // GridPx is the code grid's side in SVG units.
 func (c *Root) GridPx() int {
@@ -203,17 +269,6 @@ func (c *Root) AdjMax() string {
 		}
 	}
 	return strconv.FormatFloat(max, 'g', 3, 64)
-}
-
-func cellClass(c Cell) string {
-	s := "cell"
-	if c.Masked {
-		s += " masked"
-	}
-	if c.Sel {
-		s += " sel"
-	}
-	return s
 }
 
 func barClass(b state.Bar) string {

@@ -12,6 +12,7 @@ type Step struct {
 	Mask   []float32 // [n] intervention mask, 0/1 (nil: VQ-only model)
 	Adj    []float32 // [n, n] adjacency (nil: VQ-only model)
 	MS     float64   // the engine's time for the step
+	Ver    uint64    // NextVersion when it was made: names Image and Adj for redraws
 }
 
 // Changed lists the nodes whose code differs from the step's input.

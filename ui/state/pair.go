@@ -35,6 +35,9 @@ type Image struct {
 	// applied to (its label) and the action.
 	Parent string
 	Action int
+	// Ver is NextVersion when the image was made (0: not yet drawn by
+	// version), so the page redraws its canvas only when it changes.
+	Ver uint64
 }
 
 // Input is the protocol form of the image.

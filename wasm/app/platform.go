@@ -40,6 +40,8 @@ type platform struct {
 	nextID    int64
 	lastLoad  []byte // the weights loaded last, reloaded after a crash
 	listeners []safejs.Func
+
+	images map[string]drawn // by canvas id; used by the render loop only
 }
 
 // assets are the URLs of the engine's files; boot.js sets them from the
@@ -59,7 +61,7 @@ func newPlatform() (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{global: g, doc: doc, start: time.Now(), pending: map[int64]*call{}, nextID: 1}
+	p := &platform{global: g, doc: doc, start: time.Now(), pending: map[int64]*call{}, nextID: 1, images: map[string]drawn{}}
 	a, err := g.Get("ctvaeAssets")
 	if err != nil || a.IsUndefined() || a.IsNull() {
 		return nil, errors.New("self.ctvaeAssets is not set: boot.js must run before app.wasm")
@@ -713,36 +715,56 @@ func (p *platform) Preview(ctx context.Context, encoded []byte, size int) (state
 	return px, err
 }
 
-// Draw implements ui.Platform.
-func (p *platform) Draw(id string, px state.Pixels) error {
+// Draw implements ui.Platform. vugu clears every canvas on every render
+// (it removes the width and height attributes it did not set), so each is
+// put again; the image is kept as a JS ImageData per canvas and version, so
+// a redraw of an unchanged image is one putImageData, without converting
+// the pixels in Go or copying them into JavaScript again.
+func (p *platform) Draw(id string, ver uint64, pixels func() (state.Pixels, bool)) error {
 	el, err := p.doc.Call("getElementById", id)
 	if err != nil || el.IsNull() {
 		return err
 	}
-	for name, want := range map[string]int{"width": px.W, "height": px.H} {
+	img, ok := p.images[id]
+	if !ok || ver == 0 || img.ver != ver {
+		px, ok := pixels()
+		if !ok {
+			return nil
+		}
+		ctor, _ := p.global.Get("Uint8ClampedArray")
+		arr, err := ctor.New(len(px.RGBA))
+		if err != nil {
+			return err
+		}
+		if _, err := safejs.CopyBytesToJS(arr, px.RGBA); err != nil {
+			return err
+		}
+		idCtor, _ := p.global.Get("ImageData")
+		data, err := idCtor.New(arr, px.W, px.H)
+		if err != nil {
+			return err
+		}
+		img = drawn{ver: ver, data: data, w: px.W, h: px.H}
+		p.images[id] = img
+	}
+	for name, want := range map[string]int{"width": img.w, "height": img.h} {
 		if v, _ := el.Get(name); func() bool { n, _ := v.Int(); return n != want }() {
 			_ = el.Set(name, want)
 		}
-	}
-	ctor, _ := p.global.Get("Uint8ClampedArray")
-	arr, err := ctor.New(len(px.RGBA))
-	if err != nil {
-		return err
-	}
-	if _, err := safejs.CopyBytesToJS(arr, px.RGBA); err != nil {
-		return err
-	}
-	idCtor, _ := p.global.Get("ImageData")
-	img, err := idCtor.New(arr, px.W, px.H)
-	if err != nil {
-		return err
 	}
 	g, err := el.Call("getContext", "2d")
 	if err != nil {
 		return err
 	}
-	_, err = g.Call("putImageData", img, 0, 0)
+	_, err = g.Call("putImageData", img.data, 0, 0)
 	return err
+}
+
+// drawn is the image last put on one canvas.
+type drawn struct {
+	ver  uint64
+	data safejs.Value // ImageData
+	w, h int
 }
 
 // Now implements ui.Platform.
