@@ -13,13 +13,16 @@ import (
 
 // Finite-difference checks: every backward against central differences
 // (f(θ+ε) - f(θ-ε)) / 2ε of a float32 forward whose loss is summed in
-// float64. With ε = 1e-2 on O(1) values, truncation is ~1e-4 relative and
-// float32 rounding of the loss is ~1e-7 relative (~1e-6 in the gradient), so
-// gradients must agree to fdTol relative to max(|fd|, |grad|, fdFloor). A coordinate whose perturbation crosses a
-// (Leaky)ReLU kink or flips a code is not smooth there and is skipped.
+// float64. With ε = 1e-2 on O(1) values, truncation is ~1e-4 relative, but
+// float32 rounding inside the layers (sums of hundreds of products, ~1e-5
+// of the loss) divided by 2ε reaches ~1e-3 of the small gradients, so
+// gradients must agree to fdTol relative to max(|fd|, |grad|, fdFloor);
+// observed worst 1.3e-3, while the bugs this caught gave errors of 0.1 to 2.
+// A coordinate whose perturbation crosses a (Leaky)ReLU kink or flips a
+// code is not smooth there and is skipped.
 const (
 	fdEps   = 1e-2
-	fdTol   = 2e-3
+	fdTol   = 5e-3
 	fdFloor = 1e-3
 )
 
