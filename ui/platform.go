@@ -40,6 +40,12 @@ type Platform interface {
 	// not made again: pixels is called only for a new version. A missing
 	// canvas is not an error (it is not rendered right now).
 	Draw(canvasID string, ver uint64, pixels func() (state.Pixels, bool)) error
+	// Fill sets the markup inside the element with the given id, which the
+	// template leaves empty (so vugu leaves its children alone), unless it
+	// holds version ver already; html is called only then. Keeping the
+	// nodes while they are unchanged also keeps the one under the pointer,
+	// whose replacement would fire another mouseover and render.
+	Fill(id string, ver uint64, html func() string) error
 	// Now is a monotonic clock in milliseconds.
 	Now() float64
 }

@@ -97,8 +97,6 @@ type Root struct {
 
 	ownWeights []byte // the last user file, kept so that Load can retry
 	ownName    string
-
-	grid gridCache
 }
 
 // Init starts listing the shipped models; it runs once, before the first
@@ -110,7 +108,7 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 }
 
 // DrawCanvases puts every canvas's image back after a render (vugu clears
-// them). Each image comes with its version, so the platform converts and
+// them), and the code grid's cells into the grid when its step changed. Each image comes with its version, so the platform converts and
 // copies only images it has not drawn before: doing that for every canvas
 // on every render (a hover, a progress message) was a large part of a
 // render's cost. The render loop calls it (vugu's Rendered hook is not
@@ -121,6 +119,9 @@ func (c *Root) DrawCanvases() {
 	}
 	for _, d := range c.canvases() {
 		_ = c.P.Draw(d.id, d.ver, d.pixels) // a failed draw leaves a blank canvas; the page stays usable
+	}
+	if s := c.History.Current(); s != nil {
+		_ = c.P.Fill("grid-cells", s.Ver, c.GridHTML)
 	}
 }
 

@@ -61,6 +61,7 @@ func (f *fakePlatform) Preview(context.Context, []byte, int) (state.Pixels, erro
 	return state.Pixels{}, nil
 }
 func (f *fakePlatform) Draw(string, uint64, func() (state.Pixels, bool)) error { return nil }
+func (f *fakePlatform) Fill(string, uint64, func() string) error               { return nil }
 func (f *fakePlatform) Now() float64                                           { return 0 }
 
 func newRoot() *Root {

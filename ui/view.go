@@ -5,9 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
-
-	"github.com/vugu/vugu"
 
 	"ctvae/ui/state"
 )
@@ -49,30 +46,16 @@ func (c *Root) Cells() []Cell {
 	return cells
 }
 
-// gridCache is the code grid's markup for one step (by its Ver): as vugu
-// nodes, 64 cells were ~250 elements, each re-sent to the page with its
-// attributes and a mouseover listener on every render, the largest part
-// of a render's cost; as one string it is built once per step.
-type gridCache struct {
-	mu   sync.Mutex
-	ver  uint64
-	html string
-}
-
-// GridHTML is the markup of the code grid's cells, raw (vugu.HTML: built
-// here from numbers and colours, so nothing needs escaping) (the selection is drawn
-// over it apart, so hovering does not rebuild it). Each cell's rect has id
-// gc-<node> for GridOver.
-func (c *Root) GridHTML() vugu.HTML {
+// GridHTML is the markup of the code grid's cells (the selection is drawn
+// over it apart, so hovering does not change it); each cell's rect has id
+// gc-<node> for GridOver. As vugu nodes the 64 cells were ~250 elements,
+// each re-sent to the page with its attributes and a listener on every
+// render, the largest part of a render's cost; the platform puts this
+// string into the grid only when the step changes (see DrawCanvases).
+func (c *Root) GridHTML() string {
 	s := c.History.Current()
 	if s == nil {
 		return ""
-	}
-	g := &c.grid
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.ver == s.Ver && s.Ver != 0 {
-		return vugu.HTML(g.html)
 	}
 	var b strings.Builder
 	b.Grow(len(s.Codes) * 230)
@@ -88,8 +71,7 @@ func (c *Root) GridHTML() vugu.HTML {
 			b.WriteString(`<circle cx="` + strconv.Itoa(cell.X+25) + `" cy="` + strconv.Itoa(cell.Y+5) + `" r="3.5" class="dot"></circle>`)
 		}
 	}
-	g.ver, g.html = s.Ver, b.String()
-	return vugu.HTML(g.html)
+	return b.String()
 }
 
 // SelCell is the selected cell of the grid, ok false when none is.

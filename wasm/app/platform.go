@@ -760,6 +760,24 @@ func (p *platform) Draw(id string, ver uint64, pixels func() (state.Pixels, bool
 	return err
 }
 
+// Fill implements ui.Platform. The version is kept on the element object:
+// an element vugu made anew lacks it and is filled.
+func (p *platform) Fill(id string, ver uint64, html func() string) error {
+	el, err := p.doc.Call("getElementById", id)
+	if err != nil || el.IsNull() {
+		return err
+	}
+	if v, err := el.Get("ctvaeVer"); err == nil && ver != 0 && v.Type() == safejs.TypeNumber {
+		if f, _ := v.Float(); f == float64(ver) {
+			return nil
+		}
+	}
+	if err := el.Set("innerHTML", html()); err != nil {
+		return err
+	}
+	return el.Set("ctvaeVer", float64(ver))
+}
+
 // drawn is the image last put on one canvas.
 type drawn struct {
 	ver  uint64
