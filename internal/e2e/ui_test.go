@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -351,10 +353,11 @@ func xThumb(i int) string { return fmt.Sprintf(`(//ul[@class='gallery']/li)[%d]/
 
 // Page conditions.
 const (
-	summarySel = `section[aria-labelledby=h-model] p.info`
-	loadErrSel = `section[aria-labelledby=h-model] p.error`
-	truthJS    = `__e2e.texts('section[aria-labelledby=h-ret] p.note').find((s) => s.startsWith('The ')) || ''`
-	idle       = `!__e2e.busy()`
+	summarySel  = `section[aria-labelledby=h-model] p.info`
+	loadErrSel  = `section[aria-labelledby=h-model] p.error`
+	inputErrSel = `section[aria-labelledby=h-input] p.error`
+	truthJS     = `__e2e.texts('section[aria-labelledby=h-ret] p.note').find((s) => s.startsWith('The ')) || ''`
+	idle        = `!__e2e.busy()`
 )
 
 func inputIs(label string) string {
@@ -539,6 +542,24 @@ func TestBrowserUI(t *testing.T) {
 	t.Logf("corrupt file: %s", loadErr)
 	screenshot(t, ctx, dir, "ui-corrupt-weights.png")
 
+	// ---------------------------------------------------------------- bad input images: inline errors, the state stays
+	junk := filepath.Join(t.TempDir(), "junk.png")
+	if err := os.WriteFile(junk, []byte("not an image at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge.png")
+	if err := os.WriteFile(huge, hugePNGHeader(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, want string }{{junk, "not a PNG or JPEG"}, {huge, "Cannot show huge.png"}} {
+		p.run("pick "+filepath.Base(c.file), chromedp.SetUploadFiles(`#input-file`, []string{c.file}, chromedp.ByQuery))
+		p.waitFor(filepath.Base(c.file)+"'s error", fmt.Sprintf(`__e2e.text(%q).includes(%q) && %s`, inputErrSel, c.want, idle), time.Minute)
+		t.Logf("bad input %s: %s", filepath.Base(c.file), p.str(fmt.Sprintf("__e2e.text(%q)", inputErrSel)))
+	}
+	p.act("intervene after the refused images", xPad("shape+"), "", historyIs("shape+ → shape+ → shape+"), time.Minute)
+	dcodes, _ = intervene(t, def, dcodes, "shape+")
+	sameCodes(t, "intervene after the refused images", p.codes(), dcodes)
+
 	if *benchN > 0 {
 		latency(p, benchf, "default config", "shape+", "shape+ → shape+", *benchN, verdictGone, verdictShown)
 	}
@@ -624,4 +645,15 @@ func latency(p uiPage, benchf func(string, ...any), model, a, path string, n int
 		}
 		benchf("%s, %s: median of %d %.1f ms (%s)", model, m.what, n, median(m.v), strings.Join(each, " "))
 	}
+}
+
+// hugePNGHeader is a PNG whose header claims 100000x100000 pixels (with a
+// valid CRC): the worker must refuse it before decoding anything.
+func hugePNGHeader() []byte {
+	ihdr := []byte{'I', 'H', 'D', 'R', 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0}
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = binary.BigEndian.AppendUint32(b, 13)
+	b = append(b, ihdr...)
+	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+	return b
 }
