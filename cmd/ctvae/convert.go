@@ -198,17 +198,7 @@ func convertMeta(m *checkpoint.Model, cfg ctvae.Config, dataset, preprocess stri
 	var meta ctvae.Meta
 	var err error
 	if m.Kind == checkpoint.KindSafetensors {
-		f := &weights.File{Metadata: m.Metadata}
-		if meta.Dataset, err = optionalMeta(f.Dataset()); err != nil {
-			return meta, err
-		}
-		if meta.Factors, err = optionalMeta(f.Factors()); err != nil {
-			return meta, err
-		}
-		if meta.Actions, err = optionalMeta(f.Actions()); err != nil {
-			return meta, err
-		}
-		if meta.Preprocess, err = optionalMeta(f.Preprocess()); err != nil {
+		if meta, err = modelfile.MetaOf(&weights.File{Metadata: m.Metadata}); err != nil {
 			return meta, err
 		}
 	}
@@ -243,14 +233,6 @@ func convertMeta(m *checkpoint.Model, cfg ctvae.Config, dataset, preprocess stri
 		fmt.Fprintf(stdout, "dataset: %s, actions: %s\n", meta.Dataset, orDash(strings.Join(meta.Actions, " ")))
 	}
 	return meta, nil
-}
-
-func optionalMeta[T any](v T, err error) (T, error) {
-	if errors.Is(err, weights.ErrNoMetadata) {
-		var zero T
-		return zero, nil
-	}
-	return v, err
 }
 
 // convertDType picks the output dtype: the flag, else the input's when its

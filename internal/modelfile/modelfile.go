@@ -39,20 +39,31 @@ func Parse(b []byte) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("modelfile: metadata %q: %w", weights.KeyConfig, err)
 	}
-	info := &Info{Config: cfg, Checksum: weights.Checksum(b), File: f}
-	if info.Meta.Dataset, err = optional(f.Dataset()); err != nil {
+	meta, err := MetaOf(f)
+	if err != nil {
 		return nil, err
 	}
-	if info.Meta.Factors, err = optional(f.Factors()); err != nil {
-		return nil, err
+	return &Info{Config: cfg, Meta: meta, Checksum: weights.Checksum(b), File: f}, nil
+}
+
+// MetaOf reads the dataset, factor and action names and the preprocessing
+// from a file's metadata; absent keys stay empty, malformed ones are errors.
+func MetaOf(f *weights.File) (ctvae.Meta, error) {
+	var meta ctvae.Meta
+	var err error
+	if meta.Dataset, err = optional(f.Dataset()); err != nil {
+		return ctvae.Meta{}, err
 	}
-	if info.Meta.Actions, err = optional(f.Actions()); err != nil {
-		return nil, err
+	if meta.Factors, err = optional(f.Factors()); err != nil {
+		return ctvae.Meta{}, err
 	}
-	if info.Meta.Preprocess, err = optional(f.Preprocess()); err != nil {
-		return nil, err
+	if meta.Actions, err = optional(f.Actions()); err != nil {
+		return ctvae.Meta{}, err
 	}
-	return info, nil
+	if meta.Preprocess, err = optional(f.Preprocess()); err != nil {
+		return ctvae.Meta{}, err
+	}
+	return meta, nil
 }
 
 func optional[T any](v T, err error) (T, error) {
