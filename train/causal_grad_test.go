@@ -11,10 +11,11 @@ import (
 )
 
 // Finite-difference checks of the causal layer's backward, in float64 with
-// ε = 1e-6: truncation is ~1e-12 relative and the loss's rounding (~1e-16
-// on O(1) values) gives ~1e-10 absolute in the difference quotient, so the
-// tolerance is 1e-5 relative to max(|fd|, |grad|, 1e-4): relative for
-// gradients above 1e-4, within 1e-9 absolute below. Hard samples are
+// ε = 1e-6: truncation is ~1e-12 relative, and the loss's rounding, summed
+// over many terms, reached 1.0e-9 absolute in the difference quotient (a
+// run failed on a 6e-5 gradient with floor 1e-4), so the tolerance is 1e-5
+// relative to max(|fd|, |grad|, 1e-3): relative for gradients above 1e-3,
+// within 1e-8 absolute below. Hard samples are
 // held by the straight-through surrogate (ctPass.ste), which has the same
 // value and the derivative the backward computes; a coordinate whose
 // perturbation crosses a LeakyReLU kink is rare at this ε and would show as
@@ -22,7 +23,7 @@ import (
 const (
 	ctEps   = 1e-6
 	ctTol   = 1e-5
-	ctFloor = 1e-4
+	ctFloor = 1e-3
 )
 
 func tinyCausal() causal.Config {
