@@ -264,7 +264,7 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 		chromedp.Flag("disable-quic", true),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.WindowSize(1000, 1100),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -339,4 +339,30 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// profileDir is a fresh Chromium profile. Chromium's helper processes may
+// still write into it for a moment after the browser is cancelled, which
+// makes t.TempDir's cleanup fail with "directory not empty"; so removal is
+// retried for a few seconds and a leftover is only logged.
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ctvae-e2e-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; ; i++ {
+			err := os.RemoveAll(dir)
+			if err == nil {
+				return
+			}
+			if i == 50 {
+				t.Logf("leaving the Chromium profile %s: %v", dir, err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }
