@@ -51,6 +51,9 @@ func ctFixture(seed uint64) (causal.Config, *ctParams, []int32, []int32, func() 
 	x, y := make([]int32, s.n), make([]int32, s.n)
 	for i := range x {
 		x[i], y[i] = int32(r.IntN(s.d)), int32(r.IntN(s.d))
+		if i%3 == 0 {
+			y[i] = x[i] // unchanged nodes, so changed-node weights matter
+		}
 	}
 	newDraws := func() *ctDraws {
 		dr := newCTDraws(s)
@@ -100,7 +103,7 @@ func ctFDCheck(t *testing.T, p, g *ctParams, loss func() float64) float64 {
 	return worst
 }
 
-var ctLW = ctLossWeights{gamma: 1.5, cAlpha: 0.5, cBeta: 0.4, cDelta: 0.3, cEpsilon: 0.7, auxMask: 0.6}
+var ctLW = ctLossWeights{gamma: 1.5, cAlpha: 0.5, cBeta: 0.4, cDelta: 0.3, cEpsilon: 0.7, auxMask: 0.6, changedWeight: 2.5}
 
 func TestCausalBaseLossFiniteDifferences(t *testing.T) {
 	cfg, p, x, _, newDraws := ctFixture(1)

@@ -13,7 +13,20 @@ const ceClamp = 1e-4
 
 // ceRenorm returns mean_i CE(q_i, y_i) and writes its gradient dq (scaled).
 func ceRenorm(dq, q []float64, y []int32, d int, scale float64) float64 {
+	return ceRenormWeighted(dq, q, y, nil, d, scale)
+}
+
+// ceRenormWeighted is ceRenorm with node weights: Σ_i w_i CE_i / Σ_i w_i
+// (nil w: uniform, the official mean).
+func ceRenormWeighted(dq, q []float64, y []int32, w []float64, d int, scale float64) float64 {
 	n := len(y)
+	wsum := float64(n)
+	if w != nil {
+		wsum = 0
+		for _, v := range w {
+			wsum += v
+		}
+	}
 	var total float64
 	for i, yi := range y {
 		qi := q[i*d : (i+1)*d]
@@ -22,11 +35,15 @@ func ceRenorm(dq, q []float64, y []int32, d int, scale float64) float64 {
 			s += max(v, ceClamp)
 		}
 		qy := max(qi[yi], ceClamp)
-		total += math.Log(s) - math.Log(qy)
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		total += wi * (math.Log(s) - math.Log(qy))
 		if dq == nil {
 			continue
 		}
-		g := scale / float64(n)
+		g := scale * wi / wsum
 		for k, v := range qi {
 			dq[i*d+k] = 0
 			if v > ceClamp {
@@ -37,7 +54,7 @@ func ceRenorm(dq, q []float64, y []int32, d int, scale float64) float64 {
 			dq[i*d+int(yi)] -= g / qy
 		}
 	}
-	return total / float64(n)
+	return total / wsum
 }
 
 // ctLossWeights are the causal loss coefficients.
@@ -45,6 +62,9 @@ type ctLossWeights struct {
 	gamma, cAlpha, cBeta, cDelta, cEpsilon float64
 	// auxMask weighs the auxiliary mask loss (0: off, the paper).
 	auxMask float64
+	// changedWeight is the extra CE weight of nodes whose code changes
+	// between x and y in action batches (0: uniform, the paper).
+	changedWeight float64
 }
 
 // ctWorker holds one shard's passes and buffers.
@@ -57,6 +77,7 @@ type ctWorker struct {
 	dAdj   []float64
 	dG     []float64
 	dzMask []float64
+	nodeW  []float64
 	// identity-graph GNN
 	idH, idHa, idOut, idQ, idDOut, idDH []float64
 	heads0, headsAll                    []int
@@ -155,7 +176,20 @@ func (w *ctWorker) actionLoss(p, g *ctParams, x, y []int32, a int, dr *ctDraws, 
 	n, d := s.n, s.d
 	c := w.pass
 	c.forward(p, x, a, dr)
-	ce := ceRenorm(w.dq, c.q, y, d, scale)
+	var nodeW []float64
+	if lw.changedWeight > 0 {
+		if len(w.nodeW) != n {
+			w.nodeW = make([]float64, n)
+		}
+		for i := range n {
+			w.nodeW[i] = 1
+			if x[i] != y[i] {
+				w.nodeW[i] += lw.changedWeight
+			}
+		}
+		nodeW = w.nodeW
+	}
+	ce := ceRenormWeighted(w.dq, c.q, y, nodeW, d, scale)
 	// KL(t ‖ softmax(adj)) = Σ t (log t - log_softmax(adj)); ∂/∂adj = softmax(adj) - t.
 	nn2 := n * n
 	mxU, mxA := dr.uniformT[0], c.adj[0]

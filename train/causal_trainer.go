@@ -35,7 +35,9 @@ import (
 //	          signal per minute and no factor starved of examples
 //
 // Options.AuxMask adds, to either recipe, an auxiliary mask target on action
-// batches: BCE(p_i, [code x_i != code y_i]).
+// batches: BCE(p_i, [code x_i != code y_i]); Options.ChangedWeight weighs
+// those nodes more in the action batches' CE; Options.ModeWeights replaces
+// the recipe's mode mix.
 // ---------------------------------------------------------------------------
 
 // PhaseCausal trains the causal layer on a frozen VQ-VAE.
@@ -109,7 +111,7 @@ func newCausal(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params
 		HiddenDims: cfg.CausalHiddenDims, Noise: cfg.Noise}}
 	cr.shape = newCTShape(cr.ccfg)
 	l := cfg.Losses()
-	cr.lw = ctLossWeights{gamma: l.Gamma, cAlpha: l.CAlpha, cBeta: l.CBeta, cDelta: l.CDelta, cEpsilon: l.CEpsilon, auxMask: opts.AuxMask}
+	cr.lw = ctLossWeights{gamma: l.Gamma, cAlpha: l.CAlpha, cBeta: l.CBeta, cDelta: l.CDelta, cEpsilon: l.CEpsilon, auxMask: opts.AuxMask, changedWeight: opts.ChangedWeight}
 	tr, err := data.NewTransitions(ds, splits, data.DefaultSettings, data.DefaultSplitSeed)
 	if err != nil {
 		return nil, err
@@ -123,6 +125,9 @@ func newCausal(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params
 	if opts.Recipe == RecipePaper {
 		ni, np := float64(splits.Len(data.Train)), float64(len(cr.pairs))
 		w = [3]float64{ni, np, np}
+	}
+	if opts.ModeWeights != nil {
+		w = [3]float64(opts.ModeWeights)
 	}
 	cr.modeCum = [3]float64{w[0] / (w[0] + w[1] + w[2]), (w[0] + w[1]) / (w[0] + w[1] + w[2]), 1}
 	for _, s := range ctTrainable(cr.ccfg) {

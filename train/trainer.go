@@ -46,6 +46,14 @@ type Options struct {
 	// phase; 0, the paper, turns it off): BCE between the mask probability
 	// and "this node's code differs between x and y".
 	AuxMask float64 `json:",omitempty"`
+	// ChangedWeight is the extra weight, in action batches' cross-entropy,
+	// of the nodes whose code differs between x and y (causal phase; 0, the
+	// paper, weighs every node alike). Copying x is a strong local optimum
+	// when few nodes change; this makes the changed ones count.
+	ChangedWeight float64 `json:",omitempty"`
+	// ModeWeights, when set, replace the recipe's base:action:causal batch
+	// mix (causal phase), e.g. {1, 1, 2} for more retrieval batches.
+	ModeWeights []float64 `json:",omitempty"`
 }
 
 // DefaultOptions are the official VQ-VAE pretraining settings (Adam 5e-4,
@@ -76,10 +84,28 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: codebook init %q, want \"\" (official) or %q", o.CodebookInit, CodebookInitData)
 	case !(o.AuxMask >= 0 && o.AuxMask < 1e3):
 		return fmt.Errorf("train: aux mask weight %v, want in [0, 1000)", o.AuxMask)
+	case !(o.ChangedWeight >= 0 && o.ChangedWeight < 1e3):
+		return fmt.Errorf("train: changed-node weight %v, want in [0, 1000)", o.ChangedWeight)
+	case o.ModeWeights != nil && !validModeWeights(o.ModeWeights):
+		return fmt.Errorf("train: mode weights %v, want 3 non-negative numbers (base, action, causal) with a positive sum", o.ModeWeights)
 	case o.EpochImages < 0:
 		return fmt.Errorf("train: epoch images %d, want >= 0", o.EpochImages)
 	}
 	return nil
+}
+
+func validModeWeights(w []float64) bool {
+	if len(w) != 3 {
+		return false
+	}
+	var sum float64
+	for _, v := range w {
+		if !(v >= 0 && v < 1e6) {
+			return false
+		}
+		sum += v
+	}
+	return sum > 0
 }
 
 // Trainer is one training run. It is not safe for concurrent use.

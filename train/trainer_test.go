@@ -170,6 +170,10 @@ func TestOptionsErrors(t *testing.T) {
 		func(o *Options) { o.LR = 0 },
 		func(o *Options) { o.Decay = 1.5 },
 		func(o *Options) { o.Phase = "nope" },
+		func(o *Options) { o.ChangedWeight = -1 },
+		func(o *Options) { o.ModeWeights = []float64{1, 1} },
+		func(o *Options) { o.ModeWeights = []float64{0, 0, 0} },
+		func(o *Options) { o.ModeWeights = []float64{1, -1, 1} },
 	}
 	for i, f := range bad {
 		o := smokeOptions()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"ctvae/data"
@@ -25,6 +27,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	phase := fs.String("phase", def.Phase, "training phase: vqvae (encoder, codebook, decoder) or causal (ct_layer on a frozen VQ-VAE)")
 	initPath := fs.String("init", "", "model file to start from (causal phase: the trained VQ-VAE)")
 	auxMask := fs.Float64("aux-mask", 0, "causal phase: weight of the auxiliary mask loss, BCE(mask, nodes whose codes change) (0: off, the paper)")
+	changedWeight := fs.Float64("changed-weight", 0, "causal phase: extra cross-entropy weight of the nodes whose code changes in action batches (0: uniform, the paper)")
+	modeWeights := fs.String("mode-weights", "", "causal phase: base,action,causal batch mix replacing the recipe's, e.g. 1,1,2")
 	recipe := fs.String("recipe", train.RecipePaper, "causal-phase recipe: paper or balanced (equal modes, action-balanced pairs)")
 	minutes := fs.Float64("minutes", 10, "wall-clock budget of this invocation, in minutes")
 	maxSteps := fs.Int64("steps", 0, "stop after this many total steps (0: no limit)")
@@ -83,7 +87,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed, CodebookInit: *cbInit}
 		if *phase == train.PhaseCausal {
-			opts.Recipe, opts.AuxMask = *recipe, *auxMask
+			opts.Recipe, opts.AuxMask, opts.ChangedWeight = *recipe, *auxMask, *changedWeight
+			if *modeWeights != "" {
+				mw, err := parseFloats(*modeWeights)
+				if err != nil {
+					return fmt.Errorf("--mode-weights %q: %w", *modeWeights, err)
+				}
+				opts.ModeWeights = mw
+			}
 		}
 		var init nn.Params
 		if *initPath != "" {
@@ -164,4 +175,17 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s and checkpoint %s after step %d (%.1f min of training in total)\n",
 		*out, *ckptPath, tr.Step, (before+time.Since(start).Seconds())/60)
 	return nil
+}
+
+// parseFloats reads a comma-separated list of numbers.
+func parseFloats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, fmt.Errorf("want comma-separated numbers: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
