@@ -48,4 +48,19 @@ type Platform interface {
 	Fill(id string, ver uint64, html func() string) error
 	// Now is a monotonic clock in milliseconds.
 	Now() float64
+	// OnRestart registers f to hear about engine restarts: when the worker
+	// crashed, requests in flight fail with code "crashed", a new worker
+	// starts and gets the last loaded weights before any other request. f
+	// is told once when the crash is noticed and once when the new worker
+	// has the weights again (Done), from a goroutine.
+	OnRestart(f func(Restart))
+}
+
+// Restart is one step of an engine restart after a crash.
+type Restart struct {
+	Why       string // what the browser said about the crash
+	Reloading bool   // the last weights are being reloaded into the new worker
+	Done      bool   // the new worker is ready (with the weights, unless Err)
+	Checksum  string // sha256 of the reloaded weights, as the new worker computed it
+	Err       error  // the reload (or the restart) failed
 }

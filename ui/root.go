@@ -52,6 +52,8 @@ type Root struct {
 	ModelTitle  string
 	ModelNote   string // where the weights came from
 	Untrained   bool
+	EngineErr   string // the engine worker crashed: what happened to it and the model
+	EngineBusy  string // the restarted worker is getting the model back, "" when not
 
 	// Input
 	Gallery     []GalleryItem
@@ -104,7 +106,39 @@ type Root struct {
 func (c *Root) Init(ctx vugu.InitCtx) {
 	c.env = ctx.EventEnv()
 	c.Cell, c.TravSteps, c.Samples, c.ModelSel = -1, "8", "1", -1
+	c.P.OnRestart(c.restarted)
 	go c.listModels()
+}
+
+// restarted shows an engine restart (see Platform.OnRestart) in the model
+// section. Nothing of the page's state is dropped: the history holds codes
+// and images, which the new worker takes as they are once it has the model
+// again; the operation that was running has failed with its own message.
+func (c *Root) restarted(r Restart) {
+	c.locked(func() {
+		c.EngineBusy = ""
+		model := "the model"
+		if c.Info != nil {
+			model = c.ModelTitle
+		}
+		switch {
+		case !r.Done:
+			c.EngineErr = fmt.Sprintf("The engine worker crashed (%s) and was restarted.", r.Why)
+			if r.Reloading {
+				c.EngineBusy = "Reloading " + model + " into the new engine worker"
+			}
+		case r.Err != nil:
+			c.EngineErr = fmt.Sprintf("The engine worker crashed (%s) and could not get %s back: %s. Load a model again.", r.Why, model, message(r.Err))
+		case c.Info == nil:
+			c.EngineErr = fmt.Sprintf("The engine worker crashed (%s) and was restarted; no model was loaded.", r.Why)
+		case r.Checksum != c.Info.Checksum:
+			c.EngineErr = fmt.Sprintf("The engine worker crashed (%s); the restarted worker has weights with sha256 %s…, not %s…: load the model again.",
+				r.Why, short(r.Checksum), short(c.Info.Checksum))
+		default:
+			c.EngineErr = fmt.Sprintf("The engine worker crashed (%s). It was restarted and %s was reloaded (sha256 %s…, as before): "+
+				"the input, history and results are kept; an operation that was running must be started again.", r.Why, model, short(r.Checksum))
+		}
+	})
 }
 
 // DrawCanvases puts every canvas's image back after a render (vugu clears
@@ -407,7 +441,7 @@ func (c *Root) load(data []byte, title, note string, untrained bool) {
 		c.History.Clear()
 		c.Input, c.X, c.Y, c.LastStep, c.Bars, c.Verdict, c.TravCount = nil, nil, nil, nil, nil, "", 0
 		c.Gallery, c.GalleryErr, c.InputErr, c.EditErr, c.RetErr, c.TravErr = nil, "", "", "", "", ""
-		c.TravAction, c.LoadErr = 0, ""
+		c.TravAction, c.LoadErr, c.EngineErr = 0, "", ""
 	})
 	if !failed {
 		c.fillGallery()

@@ -17,14 +17,22 @@ import (
 // fakePlatform answers engine requests like a 2-node, 2-action model, and
 // fails loads of weights that start with "bad".
 type fakePlatform struct {
-	mu  sync.Mutex
-	ops []protocol.Op
+	mu        sync.Mutex
+	ops       []protocol.Op
+	crashed   string // when set, requests fail as if the worker had crashed with this reason
+	onRestart func(Restart)
 }
+
+func (f *fakePlatform) OnRestart(fn func(Restart)) { f.onRestart = fn }
 
 func (f *fakePlatform) Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
 	f.mu.Lock()
 	f.ops = append(f.ops, req.Op)
+	crashed := f.crashed
 	f.mu.Unlock()
+	if crashed != "" {
+		return protocol.Response{}, &protocol.Error{Code: "crashed", Message: "the engine worker crashed (" + crashed + "); it was restarted: try again"}
+	}
 	ms := 1.5
 	img := []float32{0, 0.5, 1, 0.25} // [1, 2, 2]
 	switch req.Op {
@@ -32,7 +40,7 @@ func (f *fakePlatform) Call(ctx context.Context, req protocol.Request, progress 
 		if strings.HasPrefix(string(req.Weights), "bad") {
 			return protocol.Response{}, &protocol.Error{Code: protocol.CodeBadWeights, Message: "weights: bad file"}
 		}
-		return protocol.Response{Head: protocol.Head{MS: &ms, Info: &protocol.Info{Dataset: "toy", Channels: 1, Size: 2,
+		return protocol.Response{Head: protocol.Head{MS: &ms, Info: &protocol.Info{Dataset: "toy", Channels: 1, Size: 2, Checksum: "c0ffee0123456789",
 			Nodes: 2, Codebook: 4, HasCausal: true, Actions: []string{"f+", "f-"}, Sampling: "mode"}}}, nil
 	case protocol.OpSample:
 		return protocol.Response{Head: protocol.Head{MS: &ms, Sample: &protocol.Sample{FactorsX: []int{1}, FactorsY: []int{2},
@@ -65,9 +73,11 @@ func (f *fakePlatform) Fill(string, uint64, func() string) error               {
 func (f *fakePlatform) Now() float64                                           { return 0 }
 
 func newRoot() *Root {
-	c := &Root{P: &fakePlatform{}}
+	f := &fakePlatform{}
+	c := &Root{P: f}
 	c.env = vugu.NewEventEnvImpl(&sync.RWMutex{}, make(chan bool, 1024))
 	c.Cell, c.TravSteps, c.Samples, c.ModelSel = -1, "8", "1", -1
+	f.OnRestart(c.restarted) // what Init does
 	return c
 }
 
@@ -142,6 +152,51 @@ func TestRootBadLoadKeepsModel(t *testing.T) {
 	c.Traverse()
 	if !strings.Contains(c.TravErr, "from 1 to 64") || c.TravBusy {
 		t.Fatalf("traverse with 0 steps: %q", c.TravErr)
+	}
+}
+
+// TestRootEngineCrash: an operation running when the worker crashes fails
+// inline; the restart and the reload of the same weights are said in the
+// model section; the state stays and works once the worker is back.
+func TestRootEngineCrash(t *testing.T) {
+	c := newRoot()
+	f := c.P.(*fakePlatform)
+	c.LoadOwnFile("m.safetensors", weightsFile())
+	info, input := c.Info, c.Input
+	f.crashed = "simulated"
+	f.onRestart(Restart{Why: "simulated", Reloading: true})
+	if c.EngineBusy == "" || !strings.Contains(c.EngineErr, "crashed (simulated) and was restarted") {
+		t.Fatalf("while reloading: busy %q, error %q", c.EngineBusy, c.EngineErr)
+	}
+	c.Apply(0)
+	waitIdle(t, c)
+	if !strings.Contains(c.EditErr, "crashed (simulated)") || c.History.Len() != 1 {
+		t.Fatalf("an action during the crash: error %q, %d steps", c.EditErr, c.History.Len())
+	}
+	f.crashed = ""
+	f.onRestart(Restart{Why: "simulated", Done: true, Checksum: info.Checksum})
+	if c.EngineBusy != "" || !strings.Contains(c.EngineErr, "was reloaded (sha256 c0ffee012345…, as before)") {
+		t.Fatalf("after the reload: busy %q, error %q", c.EngineBusy, c.EngineErr)
+	}
+	if c.Info != info || c.Input != input {
+		t.Fatal("a restart must keep the model and the input")
+	}
+	c.Apply(0)
+	waitIdle(t, c)
+	if c.EditErr != "" || c.History.Len() != 2 {
+		t.Fatalf("an action after the restart: error %q, %d steps", c.EditErr, c.History.Len())
+	}
+	f.onRestart(Restart{Why: "again", Done: true, Checksum: "0123456789abcdef"})
+	if !strings.Contains(c.EngineErr, "not c0ffee012345…") {
+		t.Fatalf("other weights after a restart: %q", c.EngineErr)
+	}
+	f.onRestart(Restart{Why: "third", Done: true, Err: errors.New("no memory")})
+	if !strings.Contains(c.EngineErr, "could not get m.safetensors back: no memory") {
+		t.Fatalf("a failed reload: %q", c.EngineErr)
+	}
+	c.LoadOwnFile("m.safetensors", weightsFile())
+	if c.EngineErr != "" {
+		t.Fatalf("a load must clear the crash message: %q", c.EngineErr)
 	}
 }
 

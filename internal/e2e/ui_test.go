@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"ctvae/data"
@@ -656,4 +657,135 @@ func hugePNGHeader() []byte {
 	b = append(b, ihdr...)
 	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
 	return b
+}
+
+// engineWorkers reports every engine worker the page starts: chromedp
+// attaches to dedicated workers on its own, so each start is an event.
+func engineWorkers(ctx context.Context) <-chan target.ID {
+	ch := make(chan target.ID, 16)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*target.EventAttachedToTarget); ok && e.TargetInfo.Type == "worker" && strings.Contains(e.TargetInfo.URL, "engine-worker") {
+			select {
+			case ch <- e.TargetInfo.TargetID:
+			default:
+			}
+		}
+	})
+	return ch
+}
+
+// nextWorker waits for the next engine worker the page starts.
+func nextWorker(t *testing.T, ch <-chan target.ID, what string) target.ID {
+	t.Helper()
+	select {
+	case id := <-ch:
+		return id
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: no engine worker started within a minute", what)
+		return ""
+	}
+}
+
+// inWorker runs JavaScript inside the worker with the given target id (a
+// DevTools session of its own: the page cannot reach its worker's scope).
+// The session is closed when the test ends, after the worker is gone.
+func inWorker(t *testing.T, ctx context.Context, id target.ID, what, js string) {
+	t.Helper()
+	wctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+	t.Cleanup(cancel)
+	var ok bool
+	if err := chromedp.Run(wctx, chromedp.Evaluate(js+"; true", &ok)); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// TestBrowserUIWorkerCrash crashes the app's engine worker twice: with an
+// uncaught exception in the worker while a traversal runs there (the error
+// event the page gets when a worker dies), and, while nothing runs, with the
+// message its bootstrap posts when the Go program exits. Each time the
+// running operation fails inline, the app starts a new worker and reloads
+// the same weights, says so in the model section, and the history goes on
+// with codes equal to the native engine's.
+func TestBrowserUIWorkerCrash(t *testing.T) {
+	ctx, cancel := browser(t)
+	defer cancel()
+	st := builtSite(t)
+	base := serveDir(t, st.dir)
+	ds, err := data.New("shapes3d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, smallSum := nativeModel(t, st.small), weights.Checksum(st.small)
+	workers := engineWorkers(ctx)
+	p := uiPage{t, ctx}
+	p.run("install the test hooks", chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(uiHooks).Do(ctx)
+		return err
+	}))
+	p.run("open index.html", chromedp.Navigate(base))
+	p.waitFor("the small model and its first sample", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
+	first := nextWorker(t, workers, "the page's engine")
+	s1 := gallerySample(t, ds, small, p.str(`__e2e.texts('ul.gallery .caption')[0]`), p.str(truthJS))
+	rec, err := small.Reconstruct(s1.x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := slices.Clone(rec.Codes)
+	sameCodes(t, "reconstruct", p.codes(), codes)
+	p.act("intervene scale+", xPad("scale+"), "", historyIs("scale+"), time.Minute)
+	codes, _ = intervene(t, small, codes, "scale+")
+	sameCodes(t, "intervene scale+", p.codes(), codes)
+
+	engineErrJS := fmt.Sprintf(`__e2e.texts(%q).find((s) => s.startsWith('The engine worker')) || ''`, loadErrSel)
+	reloaded := func(why string) string {
+		return fmt.Sprintf(`((s) => s.includes(%q) && s.includes(%q))(%s) && %s`,
+			"crashed ("+why+")", "was reloaded (sha256 "+smallSum[:12]+"…, as before)", engineErrJS, idle)
+	}
+
+	// ---------------------------------------------------------------- a crash during a traversal
+	p.typeIn("trav-steps", "64")
+	p.click(xTraverse)
+	p.waitFor("the traversal runs", `!!document.querySelector('progress[aria-label="traversal progress"]')`, time.Minute)
+	const why1 = "Uncaught Error: e2e: the engine worker dies"
+	inWorker(t, ctx, first, "crash the engine worker", `setTimeout(() => { throw new Error('e2e: the engine worker dies'); }, 0)`)
+	p.waitFor("the restart and the reload", reloaded(why1), time.Minute)
+	travErr := p.str(`__e2e.text('section[aria-labelledby=h-edit] p.error')`)
+	if !strings.HasPrefix(travErr, "the engine worker crashed ("+why1+"); it was restarted") {
+		t.Fatalf("the traversal that was running says %q", travErr)
+	}
+	second := nextWorker(t, workers, "the restart")
+	if second == first {
+		t.Fatal("the restart reused the crashed worker")
+	}
+	if s := p.str(fmt.Sprintf("__e2e.text(%q)", summarySel)); !strings.Contains(s, smallSum[:12]) {
+		t.Fatalf("after the crash the page says %q, want the small model", s)
+	}
+	t.Logf("crash during a traversal: %q; %q", travErr, p.str(engineErrJS))
+	screenshot(t, ctx, shotDir(t), "ui-worker-crash.png")
+
+	// The history goes on in the new worker, and retrieval works.
+	p.act("intervene after the crash", xPad("floor_hue+"), "", historyIs("scale+ → floor_hue+"), time.Minute)
+	codes, _ = intervene(t, small, codes, "floor_hue+")
+	sameCodes(t, "intervene after the crash", p.codes(), codes)
+	verdictGone, verdictShown := `!document.querySelector('p.verdict')`, `!!document.querySelector('p.verdict')`
+	p.act("retrieve after the crash", xRetrieve, verdictGone, verdictShown, time.Minute)
+	ret, err := small.Retrieve(context.Background(), s1.x, s1.y, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.str(`__e2e.text('table.bars tr.best th').replace(/ \(known\)$/, '')`), small.ActionName(ret.Best); got != want {
+		t.Fatalf("retrieval after the crash: the page's best action is %q, natively %q", got, want)
+	}
+
+	// ---------------------------------------------------------------- the Go program exits while the page is idle
+	const why2 = "engine-worker: the engine program exited"
+	inWorker(t, ctx, second, "report an exit", fmt.Sprintf(`self.postMessage({head: JSON.stringify({id: -1, type: 'fatal', code: 'fatal', message: %q})})`, why2))
+	p.waitFor("the second restart and reload", reloaded(why2), time.Minute)
+	if third := nextWorker(t, workers, "the second restart"); third == second {
+		t.Fatal("the second restart reused the worker")
+	}
+	p.act("intervene after the second crash", xPad("floor_hue+"), "", historyIs("scale+ → floor_hue+ → floor_hue+"), time.Minute)
+	codes, _ = intervene(t, small, codes, "floor_hue+")
+	sameCodes(t, "intervene after the second crash", p.codes(), codes)
+	t.Logf("exit while idle: %q", p.str(engineErrJS))
 }

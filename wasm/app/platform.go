@@ -15,6 +15,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 
+	"ctvae/ui"
 	"ctvae/ui/state"
 	"ctvae/wasm/protocol"
 )
@@ -33,13 +34,20 @@ type platform struct {
 	assets      assets
 	start       time.Time
 
-	mu        sync.Mutex
-	worker    safejs.Value
-	ready     chan struct{} // closed when the current worker said ready
-	pending   map[int64]*call
-	nextID    int64
-	lastLoad  []byte // the weights loaded last, reloaded after a crash
-	listeners []safejs.Func
+	mu     sync.Mutex
+	worker safejs.Value
+	// ready is closed when requests may be posted to the current worker:
+	// it said ready and, after a crash, the reload of the last weights was
+	// posted first (the worker runs requests in order, so nothing reaches
+	// it before its model).
+	ready      chan struct{}
+	pending    map[int64]*call
+	nextID     int64
+	lastLoad   []byte // the weights loaded last, reloaded after a crash
+	restarting bool   // a restarted worker has not reloaded the weights yet
+	dead       error  // set when the engine could not be restarted
+	onRestart  func(ui.Restart)
+	listeners  []safejs.Func
 
 	images map[string]drawn // by canvas id; used by the render loop only
 }
@@ -76,7 +84,7 @@ func newPlatform() (*platform, error) {
 			return nil, fmt.Errorf("self.ctvaeAssets.%s is not set", name)
 		}
 	}
-	if err := p.startWorker(); err != nil {
+	if err := p.startWorker(nil, ""); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -84,7 +92,10 @@ func newPlatform() (*platform, error) {
 
 // ---------------------------------------------------------------- engine worker
 
-func (p *platform) startWorker() error {
+// startWorker starts an engine worker. After a crash (why != ""), reload
+// are the last weights: they are posted to the new worker before any other
+// request, and the outcome is reported to the page (OnRestart).
+func (p *platform) startWorker(reload []byte, why string) error {
 	ctor, err := p.global.Get("Worker")
 	if err != nil {
 		return err
@@ -93,10 +104,10 @@ func (p *platform) startWorker() error {
 	if err != nil {
 		return fmt.Errorf("cannot start the engine worker %s: %w", p.assets.Worker, err)
 	}
-	ready := make(chan struct{})
+	said := make(chan struct{})
 	onMessage, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
 		if len(args) > 0 {
-			p.receive(w, args[0], ready)
+			p.receive(w, args[0], said)
 		}
 		return nil
 	})
@@ -117,25 +128,106 @@ func (p *platform) startWorker() error {
 	if err != nil {
 		return err
 	}
-	if err := w.Set("onmessage", onMessage.Value()); err != nil {
+	onMessageError, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		go p.crashed(w, "a message from the engine could not be read")
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	if err := w.Set("onerror", onError.Value()); err != nil {
-		return err
+	for name, f := range map[string]safejs.Func{"onmessage": onMessage, "onerror": onError, "onmessageerror": onMessageError} {
+		if err := w.Set(name, f.Value()); err != nil {
+			return err
+		}
 	}
 	init, err := safejs.ValueOf(map[string]any{"init": map[string]any{"wasmExec": p.assets.WasmExec, "wasm": p.assets.Engine}})
 	if err != nil {
 		return err
 	}
+	ready := make(chan struct{})
 	p.mu.Lock()
 	p.worker, p.ready = w, ready
 	p.mu.Unlock()
-	_, err = w.Call("postMessage", init)
-	return err
+	if _, err = w.Call("postMessage", init); err != nil {
+		return err
+	}
+	go p.started(w, said, ready, reload, why)
+	return nil
+}
+
+// started waits until worker w said ready, posts the reload of the last
+// weights when there are any, lets other requests through and reports a
+// restart's outcome.
+func (p *platform) started(w safejs.Value, said, ready chan struct{}, reload []byte, why string) {
+	select {
+	case <-said:
+	case <-time.After(time.Minute):
+		// Calls give up on their own after a minute; a restart says why.
+		if why != "" {
+			p.report(ui.Restart{Why: why, Done: true, Err: errors.New("the new engine worker did not start within a minute: reload the page")})
+		}
+		return
+	}
+	var c *call
+	if reload != nil {
+		p.mu.Lock()
+		if !w.Equal(p.worker) {
+			p.mu.Unlock()
+			return
+		}
+		id := p.nextID
+		p.nextID++
+		c = &call{done: make(chan protocol.Response, 1)}
+		p.pending[id] = c
+		p.mu.Unlock()
+		if err := post(w, protocol.Request{ID: id, Op: protocol.OpLoad, Weights: reload}); err != nil {
+			c.done <- protocol.ErrorResponse(id, protocol.Errorf(protocol.CodeInternal, "posting the weights: %v", err))
+		}
+	}
+	close(ready)
+	if why == "" {
+		return
+	}
+	r := ui.Restart{Why: why, Done: true}
+	if c != nil {
+		resp := <-c.done
+		if resp.Head.Type == protocol.TypeError {
+			r.Err = &protocol.Error{Code: resp.Head.Code, Message: resp.Head.Message}
+		} else if resp.Head.Info != nil {
+			r.Checksum = resp.Head.Info.Checksum
+		}
+	}
+	p.mu.Lock()
+	current := w.Equal(p.worker)
+	if current {
+		p.restarting = false
+	}
+	p.mu.Unlock()
+	if current { // else it crashed too, and crashed reported that
+		p.report(r)
+	}
+}
+
+// report tells the page about a restart; never called under p.mu or in a
+// JavaScript callback (the page's handler takes the render lock).
+func (p *platform) report(r ui.Restart) {
+	p.mu.Lock()
+	f := p.onRestart
+	p.mu.Unlock()
+	if f != nil {
+		f(r)
+	}
+}
+
+// OnRestart implements ui.Platform.
+func (p *platform) OnRestart(f func(ui.Restart)) {
+	p.mu.Lock()
+	p.onRestart = f
+	p.mu.Unlock()
 }
 
 // receive handles one message of worker w: {head: JSON, arrays: {name: TypedArray}}.
-func (p *platform) receive(w safejs.Value, ev safejs.Value, ready chan struct{}) {
+func (p *platform) receive(w safejs.Value, ev safejs.Value, said chan struct{}) {
 	data, err := ev.Get("data")
 	if err != nil {
 		return
@@ -154,7 +246,7 @@ func (p *platform) receive(w safejs.Value, ev safejs.Value, ready chan struct{})
 	}
 	switch head.Type {
 	case protocol.TypeReady:
-		close(ready)
+		close(said)
 		return
 	case "fatal":
 		go p.crashed(w, head.Message)
@@ -252,8 +344,15 @@ func readArrays(data safejs.Value) ([]protocol.Array, error) {
 	return out, nil
 }
 
+// CodeCrashed is the code of the error a request gets when the worker
+// running it crashed (the same code as ctvae.js's).
+const CodeCrashed = "crashed"
+
 // crashed fails what was pending on worker w, starts a new worker and
-// reloads the last weights into it, so the page goes on with the same model.
+// reloads the last weights into it, so the page goes on with the same
+// model. A worker that crashes again before its reload finished is not
+// restarted a second time (the weights may be what kills it): requests then
+// fail with that error.
 func (p *platform) crashed(w safejs.Value, why string) {
 	p.mu.Lock()
 	if !w.Equal(p.worker) {
@@ -264,26 +363,52 @@ func (p *platform) crashed(w safejs.Value, why string) {
 	pending := p.pending
 	p.pending = map[int64]*call{}
 	reload := p.lastLoad
-	p.mu.Unlock()
-	msg := fmt.Sprintf("the engine worker crashed (%s); it was restarted with the same model: retry", why)
-	for id, c := range pending {
-		c.done <- protocol.ErrorResponse(id, protocol.Errorf("crashed", "%s", msg))
+	again := p.restarting
+	p.restarting = true
+	if again {
+		p.dead = fmt.Errorf("the engine worker crashed again (%s) while it was being restarted; reload the page", why)
+		p.worker = safejs.Value{}
 	}
-	if err := p.startWorker(); err != nil {
+	p.mu.Unlock()
+	msg := fmt.Sprintf("the engine worker crashed (%s); it was restarted and the model is being reloaded: try again", why)
+	if reload == nil {
+		msg = fmt.Sprintf("the engine worker crashed (%s); it was restarted: try again", why)
+	}
+	if again {
+		msg = p.dead.Error()
+	}
+	for id, c := range pending {
+		c.done <- protocol.ErrorResponse(id, protocol.Errorf(CodeCrashed, "%s", msg))
+	}
+	if again {
+		p.report(ui.Restart{Why: why, Done: true, Err: p.dead})
 		return
 	}
-	if reload != nil {
-		_, _ = p.Call(context.Background(), protocol.Request{Op: protocol.OpLoad, Weights: reload}, nil)
+	p.report(ui.Restart{Why: why, Reloading: reload != nil})
+	if err := p.startWorker(reload, why); err != nil {
+		p.mu.Lock()
+		p.dead = fmt.Errorf("the engine worker crashed (%s) and could not be restarted: %v; reload the page", why, err)
+		p.mu.Unlock()
+		p.report(ui.Restart{Why: why, Done: true, Err: p.dead})
 	}
 }
 
 // Call implements ui.Platform.
 func (p *platform) Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
 	p.mu.Lock()
-	ready := p.ready
+	ready, dead := p.ready, p.dead
 	p.mu.Unlock()
+	if dead != nil {
+		return protocol.Response{}, &protocol.Error{Code: CodeCrashed, Message: dead.Error()}
+	}
 	select {
 	case <-ready:
+		p.mu.Lock()
+		dead = p.dead
+		p.mu.Unlock()
+		if dead != nil {
+			return protocol.Response{}, &protocol.Error{Code: CodeCrashed, Message: dead.Error()}
+		}
 	case <-time.After(60 * time.Second):
 		return protocol.Response{}, errors.New("the engine worker did not start within a minute")
 	case <-ctx.Done():
