@@ -48,6 +48,9 @@ type Platform interface {
 	Fill(id string, ver uint64, html func() string) error
 	// Now is a monotonic clock in milliseconds.
 	Now() float64
+	// Mark records a named moment of the page's start-up on the browser's
+	// performance timeline (performance.mark), for the load benchmark.
+	Mark(name string)
 	// OnRestart registers f to hear about engine restarts: when the worker
 	// crashed, requests in flight fail with code "crashed", a new worker
 	// starts and gets the last loaded weights before any other request. f

@@ -59,6 +59,7 @@ type Root struct {
 	Gallery     []GalleryItem
 	GalleryBusy bool
 	GalleryErr  string
+	galleryGen  uint64 // counts fillGallery runs; a run stops when a newer one began
 	Input       *state.Image
 	InputNotice string
 	InputErr    string
@@ -323,6 +324,7 @@ func message(err error) string {
 
 func (c *Root) listModels() {
 	b, err := c.P.Manifest(context.Background())
+	c.P.Mark("manifest")
 	var ms []state.ModelOption
 	if err == nil {
 		ms, err = state.ParseManifest(b)
@@ -424,6 +426,7 @@ func (c *Root) LoadOwnFile(name string, data []byte) {
 func (c *Root) load(data []byte, title, note string, untrained bool) {
 	c.locked(func() { c.LoadPhase = "Loading " + title + " into the engine" })
 	resp, err := c.call(context.Background(), "load", protocol.Request{Op: protocol.OpLoad, Weights: data}, nil)
+	c.P.Mark("engine-loaded")
 	if err == nil && resp.Head.Info == nil {
 		resp, err = c.call(context.Background(), "info", protocol.Request{Op: protocol.OpInfo}, nil)
 	}
@@ -450,53 +453,78 @@ func (c *Root) load(data []byte, title, note string, untrained bool) {
 
 // ---------------------------------------------------------------- input
 
+// fillGallery renders the model's sample pairs in the worker. The first
+// one becomes the input and is reconstructed before the others are asked
+// for, so the page is usable after one sample rather than all of them.
 func (c *Root) fillGallery() {
 	var ds string
+	var gen uint64
 	c.locked(func() {
-		c.GalleryBusy = true
+		c.galleryGen++
+		gen = c.galleryGen
+		c.GalleryBusy, c.Gallery = true, make([]GalleryItem, 0, gallerySize) // appends keep &c.Gallery[i] valid
 		if c.Info != nil {
 			ds = c.Info.Dataset
 		}
 	})
-	var items []GalleryItem
 	var err error
 	if ds == "" {
 		err = errors.New("the model records no dataset, so there are no samples to show; upload an image instead")
 	}
 	for seed := uint64(1); err == nil && seed <= gallerySize; seed++ {
-		var resp protocol.Response
-		resp, err = c.call(context.Background(), "sample", protocol.Request{Op: protocol.OpSample, Seed: seed}, nil)
-		if err != nil {
+		var item GalleryItem
+		if item, err = c.sample(seed); err != nil {
 			break
 		}
-		s, x, y := resp.Head.Sample, resp.Array("x"), resp.Array("y")
-		if s == nil || x == nil || y == nil {
-			err = errors.New("the engine's sample answer lacks its images")
-			break
-		}
-		label := fmt.Sprintf("sample %d", seed)
-		items = append(items, GalleryItem{
-			X: state.Image{Label: label + " x", Source: state.FromSample, F32: x.F32, Seed: seed, Side: 0, Factors: s.FactorsX,
-				Ver: state.NextVersion()},
-			Y: state.Image{Label: label + " y", Source: state.FromSample, F32: y.F32, Seed: seed, Side: 1, Factors: s.FactorsY,
-				Ver: state.NextVersion()},
-			Action: s.Action, Names: s.Names,
+		var first *state.Image
+		stale := false
+		c.locked(func() {
+			if stale = gen != c.galleryGen; stale {
+				return // another model was loaded meanwhile: its own gallery is being filled
+			}
+			c.Gallery = append(c.Gallery, item)
+			if len(c.Gallery) == 1 && c.Input == nil {
+				first = &c.Gallery[0].X
+				c.X, c.Y = first, &c.Gallery[0].Y
+			}
 		})
+		if stale {
+			return
+		}
+		if first != nil {
+			c.setInput(first)
+		}
 	}
-	first := false
+	c.P.Mark("gallery")
 	c.locked(func() {
-		c.GalleryBusy, c.Gallery = false, items
+		if gen != c.galleryGen {
+			return
+		}
+		c.GalleryBusy = false
 		if err != nil {
 			c.GalleryErr = "Samples: " + message(err)
 		}
-		if len(items) > 0 && c.Input == nil {
-			first = true
-			c.X, c.Y = &items[0].X, &items[0].Y
-		}
 	})
-	if first {
-		c.setInput(&items[0].X)
+}
+
+// sample asks the worker for the gallery pair with the given seed.
+func (c *Root) sample(seed uint64) (GalleryItem, error) {
+	resp, err := c.call(context.Background(), "sample", protocol.Request{Op: protocol.OpSample, Seed: seed}, nil)
+	if err != nil {
+		return GalleryItem{}, err
 	}
+	s, x, y := resp.Head.Sample, resp.Array("x"), resp.Array("y")
+	if s == nil || x == nil || y == nil {
+		return GalleryItem{}, errors.New("the engine's sample answer lacks its images")
+	}
+	label := fmt.Sprintf("sample %d", seed)
+	return GalleryItem{
+		X: state.Image{Label: label + " x", Source: state.FromSample, F32: x.F32, Seed: seed, Side: 0, Factors: s.FactorsX,
+			Ver: state.NextVersion()},
+		Y: state.Image{Label: label + " y", Source: state.FromSample, F32: y.F32, Seed: seed, Side: 1, Factors: s.FactorsY,
+			Ver: state.NextVersion()},
+		Action: s.Action, Names: s.Names,
+	}, nil
 }
 
 // PickSample makes gallery item i the input, and its pair the retrieval's
@@ -577,6 +605,7 @@ func (c *Root) setInput(im *state.Image) {
 		return
 	}
 	resp, err := c.call(context.Background(), "reconstruct", protocol.Request{Op: protocol.OpReconstruct, Image: im.Input()}, nil)
+	c.P.Mark("reconstructed")
 	c.locked(func() {
 		c.Busy = ""
 		if err != nil {

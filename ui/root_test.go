@@ -71,6 +71,7 @@ func (f *fakePlatform) Preview(context.Context, []byte, int) (state.Pixels, erro
 func (f *fakePlatform) Draw(string, uint64, func() (state.Pixels, bool)) error { return nil }
 func (f *fakePlatform) Fill(string, uint64, func() string) error               { return nil }
 func (f *fakePlatform) Now() float64                                           { return 0 }
+func (f *fakePlatform) Mark(string)                                            {}
 
 func newRoot() *Root {
 	f := &fakePlatform{}

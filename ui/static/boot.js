@@ -15,6 +15,37 @@
     manifest: abs('manifest.json'),
   };
   const app = abs('{{asset "app.wasm"}}');
+  // The manifest (the list of models) is asked for now, while the wasm
+  // programs compile; wasm/app takes the answer (self.ctvaeManifest, a
+  // promise of an ArrayBuffer, or null when it failed: then it asks again).
+  self.ctvaeManifest = fetch(self.ctvaeAssets.manifest, { cache: 'no-cache' })
+    .then((r) => (r.ok ? r.arrayBuffer() : null))
+    .catch(() => null);
+  // The engine worker starts now, while app.wasm is fetched and compiled
+  // (it is the longer of the two starts); what it says before the app takes
+  // it over waits in early (wasm/app replays it, then handles the rest).
+  // engine.wasm is compiled here, on the page, and the compiled module is
+  // posted to the worker: Chrome keeps the code of modules compiled with
+  // compileStreaming on a page (V8's code cache), so later visits skip
+  // compiling and start with the optimised code of the functions that ran.
+  const engine = (self.ctvaeEngine = { worker: null, early: [] });
+  if (typeof Worker === 'function') {
+    try {
+      const w = new Worker(self.ctvaeAssets.worker);
+      w.onmessage = (e) => engine.early.push(e);
+      w.onerror = (e) => { e.preventDefault(); engine.early.push(e); };
+      w.onmessageerror = (e) => engine.early.push(e);
+      const init = { wasmExec: self.ctvaeAssets.wasmExec, wasm: self.ctvaeAssets.engine };
+      const compiled = typeof WebAssembly === 'object' && WebAssembly.compileStreaming ?
+        WebAssembly.compileStreaming(fetch(init.wasm)).catch(() => null) : Promise.resolve(null);
+      // Without a module (a host that serves .wasm with another MIME type)
+      // the worker fetches and compiles engine.wasm itself.
+      compiled.then((module) => w.postMessage({ init: module ? { ...init, module } : init }));
+      engine.worker = w;
+    } catch (err) {
+      console.warn('ctvae: the engine worker did not start early; the app starts it:', err);
+    }
+  }
   const status = document.getElementById('boot-status');
   const fail = (msg) => {
     status.textContent = 'CT-VAE could not start: ' + msg;
@@ -44,19 +75,24 @@
     return;
   }
   const go = new self.Go();
+  performance.mark('ctvae:boot');
   (async () => {
-    const resp = await fetch(app);
-    if (!resp.ok) {
-      throw new Error(`HTTP ${resp.status} fetching ${app}`);
-    }
-    let result;
+    // compileStreaming straight from fetch (no clone): the form whose code
+    // Chrome caches for the next visit.
+    let module;
     try {
-      result = await WebAssembly.instantiateStreaming(resp.clone(), go.importObject);
+      module = await WebAssembly.compileStreaming(fetch(app));
     } catch (err) {
       // Hosts that serve .wasm with another MIME type: compile from bytes.
-      result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+      const resp = await fetch(app);
+      if (!resp.ok) {
+        throw new Error(`HTTP ${resp.status} fetching ${app}`);
+      }
+      module = await WebAssembly.compile(await resp.arrayBuffer());
     }
+    const instance = await WebAssembly.instantiate(module, go.importObject);
+    performance.mark('ctvae:app-compiled');
     status.textContent = '';
-    await go.run(result.instance);
+    await go.run(instance);
   })().catch((err) => fail(err && err.message ? err.message : String(err)));
 })();

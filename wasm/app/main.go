@@ -32,6 +32,7 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
+	p.Mark("app-main")
 	renderer, err := domrender.New("#app")
 	if err != nil {
 		return err
@@ -46,6 +47,7 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
+	first := true
 	for ok := true; ok; ok = renderer.EventWait() {
 		// The build reads state that goroutines change under the write
 		// lock; Render takes the read lock itself, so it is released between.
@@ -58,6 +60,10 @@ func run() (err error) {
 		env.RLock()
 		root.DrawCanvases()
 		env.RUnlock()
+		if first {
+			p.Mark("first-render")
+			first = false
+		}
 	}
 	return nil
 }

@@ -96,13 +96,15 @@ func newPlatform() (*platform, error) {
 // are the last weights: they are posted to the new worker before any other
 // request, and the outcome is reported to the page (OnRestart).
 func (p *platform) startWorker(reload []byte, why string) error {
-	ctor, err := p.global.Get("Worker")
-	if err != nil {
-		return err
-	}
-	w, err := ctor.New(p.assets.Worker)
-	if err != nil {
-		return fmt.Errorf("cannot start the engine worker %s: %w", p.assets.Worker, err)
+	w, early := p.earlyWorker()
+	if w.IsUndefined() {
+		ctor, err := p.global.Get("Worker")
+		if err != nil {
+			return err
+		}
+		if w, err = ctor.New(p.assets.Worker); err != nil {
+			return fmt.Errorf("cannot start the engine worker %s: %w", p.assets.Worker, err)
+		}
 	}
 	said := make(chan struct{})
 	onMessage, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
@@ -140,19 +142,67 @@ func (p *platform) startWorker(reload []byte, why string) error {
 			return err
 		}
 	}
-	init, err := safejs.ValueOf(map[string]any{"init": map[string]any{"wasmExec": p.assets.WasmExec, "wasm": p.assets.Engine}})
-	if err != nil {
-		return err
-	}
 	ready := make(chan struct{})
 	p.mu.Lock()
 	p.worker, p.ready = w, ready
 	p.mu.Unlock()
-	if _, err = w.Call("postMessage", init); err != nil {
-		return err
+	if early != nil {
+		// boot.js started this worker and posted its init; what it said
+		// since is handled now, in order. No event can come in between:
+		// JavaScript runs nothing else while this Go code runs.
+		for _, ev := range early {
+			t, _ := ev.Get("type")
+			switch kind, _ := t.String(); kind {
+			case "message":
+				p.receive(w, ev, said)
+			case "error":
+				why := "worker error"
+				if m, err := ev.Get("message"); err == nil && m.Type() == safejs.TypeString {
+					why, _ = m.String()
+				}
+				go p.crashed(w, why)
+			default:
+				go p.crashed(w, "a message from the engine could not be read")
+			}
+		}
+	} else {
+		init, err := safejs.ValueOf(map[string]any{"init": map[string]any{"wasmExec": p.assets.WasmExec, "wasm": p.assets.Engine}})
+		if err != nil {
+			return err
+		}
+		if _, err = w.Call("postMessage", init); err != nil {
+			return err
+		}
 	}
 	go p.started(w, said, ready, reload, why)
 	return nil
+}
+
+// earlyWorker takes over the engine worker boot.js started
+// (self.ctvaeEngine), once: its events so far, in order, come with it.
+// It returns undefined when there is none (a restart, or an older boot.js).
+func (p *platform) earlyWorker() (safejs.Value, []safejs.Value) {
+	e, err := p.global.Get("ctvaeEngine")
+	if err != nil || e.IsUndefined() || e.IsNull() {
+		return safejs.Undefined(), nil
+	}
+	_ = p.global.Delete("ctvaeEngine")
+	w, err := e.Get("worker")
+	if err != nil || w.IsUndefined() || w.IsNull() {
+		return safejs.Undefined(), nil
+	}
+	list, err := e.Get("early")
+	if err != nil {
+		return safejs.Undefined(), nil
+	}
+	n, _ := list.Length()
+	early := make([]safejs.Value, 0, n)
+	for i := 0; i < n; i++ {
+		if ev, err := list.Index(i); err == nil {
+			early = append(early, ev)
+		}
+	}
+	return w, early
 }
 
 // started waits until worker w said ready, posts the reload of the last
@@ -246,6 +296,7 @@ func (p *platform) receive(w safejs.Value, ev safejs.Value, said chan struct{}) 
 	}
 	switch head.Type {
 	case protocol.TypeReady:
+		p.Mark("worker-ready")
 		close(said)
 		return
 	case "fatal":
@@ -587,8 +638,15 @@ func (p *platform) fetch(url string, opts map[string]any) (safejs.Value, error) 
 
 func truthy(v safejs.Value) bool { b, err := v.Truthy(); return err == nil && b }
 
-// Manifest implements ui.Platform.
+// Manifest implements ui.Platform. The first time it takes the answer to
+// the request boot.js made while the wasm programs compiled.
 func (p *platform) Manifest(ctx context.Context) ([]byte, error) {
+	if early, err := p.global.Get("ctvaeManifest"); err == nil && !early.IsUndefined() && !early.IsNull() {
+		_ = p.global.Delete("ctvaeManifest")
+		if ab, err := await(early); err == nil && !ab.IsNull() && !ab.IsUndefined() {
+			return bytesOf(ab)
+		}
+	}
 	resp, err := p.fetch(p.assets.Manifest, map[string]any{"cache": "no-cache"})
 	if err != nil {
 		return nil, err
@@ -640,7 +698,9 @@ func (p *platform) Weights(ctx context.Context, m state.ModelOption, progress fu
 	cache := p.openCache()
 	if !cache.IsUndefined() {
 		if b := p.cached(cache, m.Path); b != nil {
+			p.Mark("weights-read")
 			if sum, err := p.sha256(b); err == nil && sum == m.SHA256 {
+				p.Mark("weights-checked")
 				progress(int64(len(b)), int64(len(b)))
 				return b, true, nil
 			}
@@ -908,6 +968,13 @@ type drawn struct {
 	ver  uint64
 	data safejs.Value // ImageData
 	w, h int
+}
+
+// Mark implements ui.Platform.
+func (p *platform) Mark(name string) {
+	if perf, err := p.global.Get("performance"); err == nil {
+		_, _ = perf.Call("mark", "ctvae:"+name)
+	}
 }
 
 // Now implements ui.Platform.

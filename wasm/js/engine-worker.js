@@ -2,6 +2,8 @@
 //
 // ctvae.js starts this script and posts {init: {wasmExec, wasm}} (URLs);
 // the worker loads Go's wasm_exec.js, instantiates engine.wasm and runs it.
+// init.module, when set, is engine.wasm compiled by the page (a
+// WebAssembly.Module), used instead of fetching and compiling it here.
 // The Go program installs its own onmessage handler and posts
 // {head: '{"type":"ready"}'}; from then on messages follow wasm/protocol.
 // If the engine cannot start, or exits, a {"type":"fatal"} head is posted
@@ -34,11 +36,17 @@ self.onmessage = async (event) => {
     return;
   }
   self.onmessage = null; // the Go program sets its own
+  // Marks on the worker's performance timeline, read by the load benchmark.
+  performance.mark('engine:init');
   try {
     self.importScripts(init.wasmExec);
     const go = new self.Go();
-    const result = await instantiate(init.wasm, go.importObject);
-    go.run(result.instance).then(
+    // A module compiled by the page (boot.js) needs only instantiating.
+    const instance = init.module instanceof WebAssembly.Module ?
+      await WebAssembly.instantiate(init.module, go.importObject) :
+      (await instantiate(init.wasm, go.importObject)).instance;
+    performance.mark('engine:compiled');
+    go.run(instance).then(
       () => fatal('engine-worker: the engine program exited'),
       (err) => fatal(`engine-worker: the engine program failed: ${err && err.message}`));
   } catch (err) {
