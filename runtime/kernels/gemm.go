@@ -78,12 +78,21 @@ func packB(dst []float32, transB bool, p0, kb, j0, nb int, b []float32, ldb int)
 			}
 			continue
 		}
+		if w == nr {
+			for p := 0; p < kb; p++ {
+				copyNR(pan[p*nr:p*nr+nr], b[(p0+p)*ldb+j0+jp:(p0+p)*ldb+j0+jp+nr])
+			}
+			continue
+		}
 		for p := 0; p < kb; p++ {
 			row := b[(p0+p)*ldb+j0+jp : (p0+p)*ldb+j0+jp+w]
 			t := pan[p*nr : p*nr+nr]
-			copy(t, row)
-			for q := w; q < nr; q++ {
-				t[q] = 0
+			for q := range t {
+				if q < w {
+					t[q] = row[q]
+				} else {
+					t[q] = 0
+				}
 			}
 		}
 	}
@@ -99,6 +108,7 @@ type gemmArgs struct {
 	transB bool
 	b      []float32
 	ldb    int
+	bp     []float32 // op(B) packed whole by PackB (then b is unused), or nil
 	beta   float32
 	c      []float32
 	ldc    int
@@ -116,6 +126,10 @@ func (g *gemmArgs) runRange(lo, hi int, ws *workspace) {
 
 // run computes the A panels [ip0, ip1) against columns [j0, j1).
 func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
+	if g.bp != nil {
+		g.runPackedB(ip0, ip1, j0, j1)
+		return
+	}
 	mpad := roundUp(g.m, mr)
 	var tile [mr * nr]float32
 	for jc := j0; jc < j1; jc += nc {
@@ -142,15 +156,82 @@ func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 	}
 }
 
+// runPackedB is run for a B packed whole by PackB: the same blocks and the
+// same summation order, without packing. j0 is a multiple of nr.
+func (g *gemmArgs) runPackedB(ip0, ip1, j0, j1 int) {
+	mpad := roundUp(g.m, mr)
+	var tile [mr * nr]float32
+	for jc := j0 / nc * nc; jc < j1; jc += nc {
+		lo, hi := max(j0, jc), min(j1, jc+nc)
+		nbpad := roundUp(min(nc, g.n-jc), nr)
+		for p0 := 0; p0 < g.k; p0 += kc {
+			kb := min(kc, g.k-p0)
+			bp := g.bp[jc*g.k+p0*nbpad : jc*g.k+p0*nbpad+nbpad*kb]
+			beta := g.beta
+			if p0 > 0 {
+				beta = 1
+			}
+			blk := g.ap[p0*mpad : p0*mpad+mpad*kb]
+			for ip := ip0; ip < ip1; ip++ {
+				apan := blk[ip*mr*kb : (ip+1)*mr*kb]
+				i := ip * mr
+				mm := min(mr, g.m-i)
+				for jp := lo; jp < hi; jp += nr {
+					q := (jp - jc) * kb
+					micro(apan, bp[q:q+nr*kb], &tile)
+					storeTile(g.c[i*g.ldc+jp:], g.ldc, mm, min(nr, hi-jp), &tile, beta)
+				}
+			}
+		}
+	}
+}
+
+// PackedBSize is the length of a k×n op(B) packed whole by PackB.
+func PackedBSize(k, n int) int { return roundUp(n, nr) * k }
+
+// PackB packs op(B) (k×n: B, or Bᵀ when transB) whole into dst
+// (PackedBSize(k, n) floats) for GEMMPackedB, in the blocks and panels
+// GEMM packs one at a time: the block of columns jc.. (nc wide) and k
+// rows p0.. (kc long) starts at jc·k + p0·nbpad (nbpad: the block's width
+// rounded up to nr), and holds panels of nr columns, k-major, zero past n.
+// An operand used many times (weights) is packed once this way.
+func PackB(dst []float32, transB bool, k, n int, b []float32, ldb int) {
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		nbpad := roundUp(nb, nr)
+		for p0 := 0; p0 < k; p0 += kc {
+			kb := min(kc, k-p0)
+			off := jc*k + p0*nbpad
+			packB(dst[off:off+nbpad*kb], transB, p0, kb, jc, nb, b, ldb)
+		}
+	}
+}
+
+// packedBAt is the index of opB[p, j] in a k×n op(B) packed by PackB.
+func packedBAt(k, n, p, j int) int {
+	jc, p0 := j/nc*nc, p/kc*kc
+	nbpad := roundUp(min(nc, n-jc), nr)
+	kb := min(kc, k-p0)
+	return jc*k + p0*nbpad + (j-jc)/nr*nr*kb + (p-p0)*nr + (j-jc)%nr
+}
+
 // storeTile writes the mm×nn corner of an mr×nr tile into c as
 // c = beta·c + t, ignoring c's old contents when beta is 0 (BLAS semantics).
 func storeTile(c []float32, ldc, mm, nn int, t *[mr * nr]float32, beta float32) {
+	if mm == mr && nn == nr && beta == 0 {
+		for r := 0; r < mr; r++ {
+			copyNR(c[r*ldc:r*ldc+nr], t[r*nr:r*nr+nr])
+		}
+		return
+	}
 	for r := 0; r < mm; r++ {
 		row := c[r*ldc : r*ldc+nn]
 		tr := t[r*nr : r*nr+nn]
 		switch beta {
 		case 0:
-			copy(row, tr)
+			for q, v := range tr { // not copy: a runtime call for nr floats
+				row[q] = v
+			}
 		case 1:
 			for q, v := range tr {
 				row[q] += v
@@ -160,6 +241,21 @@ func storeTile(c []float32, ldc, mm, nn int, t *[mr * nr]float32, beta float32) 
 				row[q] = beta*row[q] + v
 			}
 		}
+	}
+}
+
+// copyNR copies the nr floats of s into d, written out: copy (and an
+// array assignment) of so few floats is a call into the runtime's memmove,
+// under wasm into the host's memory.copy, and a loop costs a jump table
+// dispatch per element under wasm.
+func copyNR(d, s []float32) {
+	d, s = d[:nr], s[:nr]
+	if nr == 4 {
+		d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
+		return
+	}
+	for q := range d {
+		d[q] = s[q]
 	}
 }
 
@@ -217,6 +313,28 @@ func GEMM(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 	t.g = gemmArgs{ap: t.ws.a, m: m, k: k, n: n, transB: transB, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	gemmPacked(&t.g, &t.ws, t)
 	t.g = gemmArgs{} // drop references to the caller's slices
+	putTeam(t)
+}
+
+// GEMMPackedB computes C = op(A)·op(B) + beta·C like GEMM, with op(B)
+// (k×n) already packed by PackB.
+func GEMMPackedB(transA bool, m, n, k int, a []float32, lda int, bp []float32, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if len(bp) < PackedBSize(k, n) {
+		panic("kernels: GEMMPackedB: packed B too short")
+	}
+	t := getTeam()
+	t.ws.a = grow(t.ws.a, packedASize(m, k))
+	packA(t.ws.a, transA, m, k, a, lda)
+	t.g = gemmArgs{ap: t.ws.a, m: m, k: k, n: n, bp: bp, beta: beta, c: c, ldc: ldc}
+	gemmPacked(&t.g, &t.ws, t)
+	t.g = gemmArgs{}
 	putTeam(t)
 }
 

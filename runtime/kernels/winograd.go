@@ -87,7 +87,8 @@ type winograd struct {
 	th, tw, T int       // tiles per image (rows, cols) and over the batch
 	usz       int       // length of one packed U[ξ]
 	u         []float32 // a·a packed U[ξ] (packA layout), COut×CIn each
-	v         []float32 // [a·a][CIn][T]
+	vsz       int       // length of one packed V[ξ]
+	v         []float32 // a·a packed V[ξ] (PackB layout), CIn×T each
 	mo        []float32 // [a·a][COut][T]
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
@@ -149,14 +150,17 @@ func newWinograd(q ConvParams, m int) *winograd {
 	aa := w.a * w.a
 	w.usz = packedASize(p.COut, p.CIn)
 	w.u = make([]float32, aa*w.usz)
-	w.v = make([]float32, aa*p.CIn*w.T)
+	// The input transform writes V straight into the GEMM's packed B
+	// layout (zero past T, never written), so the products pack nothing.
+	w.vsz = PackedBSize(p.CIn, w.T)
+	w.v = make([]float32, aa*w.vsz)
 	w.mo = make([]float32, aa*p.COut*w.T)
 	w.gemms = make([]gemmArgs, aa)
 	for xi := range w.gemms {
 		w.gemms[xi] = gemmArgs{
 			ap: w.u[xi*w.usz : (xi+1)*w.usz], m: p.COut, k: p.CIn, n: w.T,
-			b: w.v[xi*p.CIn*w.T : (xi+1)*p.CIn*w.T], ldb: w.T,
-			c: w.mo[xi*p.COut*w.T : (xi+1)*p.COut*w.T], ldc: w.T,
+			bp: w.v[xi*w.vsz : (xi+1)*w.vsz],
+			c:  w.mo[xi*p.COut*w.T : (xi+1)*p.COut*w.T], ldc: w.T,
 		}
 	}
 	return w
@@ -288,13 +292,13 @@ func (w *winograd) inputChannel(c int) {
 						}
 					}
 				}
-				t := n*tiles + ty*w.tw + tx
+				off := packedBAt(p.CIn, w.T, c, n*tiles+ty*w.tw+tx) // V[0][c][t]
 				switch m {
 				case 4:
-					w.inputF4(&d, c, t)
+					w.inputF4(&d, off)
 					continue
 				case 2:
-					w.inputF2(&d, c, t)
+					w.inputF2(&d, off)
 					continue
 				}
 				for i := 0; i < a; i++ { // tmp = Bᵀ·d
@@ -316,7 +320,7 @@ func (w *winograd) inputChannel(c int) {
 								s += tmp[i][k] * f
 							}
 						}
-						w.v[((i*a+j)*p.CIn+c)*w.T+t] = s
+						w.v[(i*a+j)*w.vsz+off] = s
 					}
 				}
 			}
@@ -428,14 +432,15 @@ func at6(x0, x1, x2, x3, x4, x5 float32) (y0, y1, y2, y3 float32) {
 	return
 }
 
-// inputF4 stores V = Bᵀ d B for tile t of channel c.
-func (w *winograd) inputF4(d *[6][6]float32, c, t int) {
+// inputF4 stores V = Bᵀ d B for one tile of one channel, whose V[0]
+// element is w.v[off].
+func (w *winograd) inputF4(d *[6][6]float32, off int) {
 	var tmp [6][6]float32
 	for j := 0; j < 6; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j] = bt6(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j])
 	}
-	stride := w.p.CIn * w.T // distance between consecutive ξ
-	v := w.v[c*w.T+t:]
+	stride := w.vsz // distance between consecutive ξ
+	v := w.v[off:]
 	for i := 0; i < 6; i++ {
 		r := &tmp[i]
 		y0, y1, y2, y3, y4, y5 := bt6(r[0], r[1], r[2], r[3], r[4], r[5])
@@ -481,14 +486,14 @@ func bt4(x0, x1, x2, x3 float32) (y0, y1, y2, y3 float32) {
 	return x0 - x2, x1 + x2, x2 - x1, x1 - x3
 }
 
-// inputF2 stores V = Bᵀ d B for tile t of channel c (d's top-left 4×4).
-func (w *winograd) inputF2(d *[6][6]float32, c, t int) {
+// inputF2 is inputF4 for F(2×2) (d's top-left 4×4).
+func (w *winograd) inputF2(d *[6][6]float32, off int) {
 	var tmp [4][4]float32
 	for j := 0; j < 4; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = bt4(d[0][j], d[1][j], d[2][j], d[3][j])
 	}
-	stride := w.p.CIn * w.T
-	v := w.v[c*w.T+t:]
+	stride := w.vsz
+	v := w.v[off:]
 	for i := 0; i < 4; i++ {
 		r := &tmp[i]
 		y0, y1, y2, y3 := bt4(r[0], r[1], r[2], r[3])
