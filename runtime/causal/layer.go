@@ -123,6 +123,7 @@ type Layer struct {
 	disc              []discoverer
 	slots             [2]discSlot
 	g0, g1            gat
+	wl1P, wr1P        [][]float32 // per head h: module_2 lin_l/lin_r block h, transposed and packed (kernels.PackB)
 	l0T, r0T          []float32 // [d, c0] module_0 lin_l/lin_r weights, transposed
 	l0PE, r0PE        []float32 // [n, c0] W pe_i + b for module_0 lin_l/lin_r
 	codes             []int32   // codes the caches below belong to
@@ -235,6 +236,19 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	addRows(l.l0PE, l.g0.bl)
 	kernels.GEMM(false, true, n, c0, d, pe, d, l.g0.wr, d, 0, l.r0PE, c0)
 	addRows(l.r0PE, l.g0.br)
+
+	// module_2's projections multiply by one head's [d, c0] block at a
+	// time, every call: pack each block once as the GEMM's B.
+	for h := 0; h < H; h++ {
+		for _, wp := range []struct {
+			dst *[][]float32
+			w   []float32
+		}{{&l.wl1P, l.g1.wl}, {&l.wr1P, l.g1.wr}} {
+			bp := make([]float32, kernels.PackedBSize(c0, d))
+			kernels.PackB(bp, true, c0, d, wp.w[h*d*c0:(h+1)*d*c0], c0)
+			*wp.dst = append(*wp.dst, bp)
+		}
+	}
 
 	l.att0, l.att1 = newSignSplit(l.g0.att, H, h1), newSignSplit(l.g1.att, H, d)
 	l.le0s, l.le1s = make([]float32, c0), make([]float32, H*d)
@@ -834,7 +848,7 @@ func (l *Layer) layer1(action int) {
 				l.rows = append(l.rows, int32(i))
 			}
 		}
-		l.project(l.xl1[slot], l.rows, g.wl, g.bl, h)
+		l.project(l.xl1[slot], l.rows, l.wl1P[h], g.bl, h)
 		for _, i32 := range l.rows {
 			i := int(i32)
 			// Scaled copies for the split scores (leaky.go).
@@ -847,7 +861,7 @@ func (l *Layer) layer1(action int) {
 				l.rows = append(l.rows, int32(j))
 			}
 		}
-		l.project(l.xr1[slot], l.rows, g.wr, g.br, h)
+		l.project(l.xr1[slot], l.rows, l.wr1P[h], g.br, h)
 		for _, j := range l.rows {
 			l.xr1ok[slot][j] = true
 		}
@@ -890,24 +904,25 @@ func (l *Layer) layer1(action int) {
 }
 
 // project sets dst[i] = W_h gat0[i] + b_h for each node i in rows, where
-// W_h is head h's block of a module_2 linear ([H*d, c0] rows h*d..h*d+d).
-func (l *Layer) project(dst []float32, rows []int32, w, b []float32, h int) {
+// W_h is head h's block of a module_2 linear ([H*d, c0] rows h*d..h*d+d),
+// given as whP: W_hᵀ packed by kernels.PackB.
+func (l *Layer) project(dst []float32, rows []int32, whP, b []float32, h int) {
 	m, d, c0 := len(rows), l.d, l.c0
 	if m == 0 {
 		return
 	}
-	wh, bh := w[h*d*c0:(h+1)*d*c0], b[h*d:(h+1)*d]
+	bh := b[h*d : (h+1)*d]
 	l.macs += int64(m * d * c0)
 	if m == l.n {
 		// rows are 0..n-1 in order: no packing needed.
-		kernels.GEMM(false, true, m, d, c0, l.gat0, c0, wh, c0, 0, dst, d)
+		kernels.GEMMPackedB(false, m, d, c0, l.gat0, c0, whP, 0, dst, d)
 		addRows(dst[:m*d], bh)
 		return
 	}
 	for k, i := range rows {
 		copy(l.pack[k*c0:(k+1)*c0], l.gat0[int(i)*c0:(int(i)+1)*c0])
 	}
-	kernels.GEMM(false, true, m, d, c0, l.pack, c0, wh, c0, 0, l.ptmp, d)
+	kernels.GEMMPackedB(false, m, d, c0, l.pack, c0, whP, 0, l.ptmp, d)
 	for k, i := range rows {
 		row := dst[int(i)*d : (int(i)+1)*d]
 		copy(row, l.ptmp[k*d:(k+1)*d])
