@@ -124,9 +124,9 @@ type Layer struct {
 	slots             [2]discSlot
 	g0, g1            gat
 	wl1P, wr1P        [][]float32 // per head h: module_2 lin_l/lin_r block h, transposed and packed (kernels.PackB)
-	l0T, r0T          []float32 // [d, c0] module_0 lin_l/lin_r weights, transposed
-	l0PE, r0PE        []float32 // [n, c0] W pe_i + b for module_0 lin_l/lin_r
-	codes             []int32   // codes the caches below belong to
+	l0T, r0T          []float32   // [d, c0] module_0 lin_l/lin_r weights, transposed
+	l0PE, r0PE        []float32   // [n, c0] W pe_i + b for module_0 lin_l/lin_r
+	codes             []int32     // codes the caches below belong to
 	haveCodes         bool
 	cleanNodes        bool         // xl0/xr0 hold noise-free projections of codes
 	xl0, xr0          []float32    // [n, c0] module_0 source/target projections

@@ -27,7 +27,6 @@ const (
 // per row 1.7 / 2.0 / 2.6 (unrolled 2, 4, 6, 8 times: no better). Earlier,
 // relative to a one-step 3×4 tile: 3×4 unrolled 2, 3, 4 times 1.3, 1.45,
 // 1.35; 4×4 unrolled 3 times 1.55. Each element is still summed in k order.
-//
 func micro(a, b []float32, t *[mr * nr]float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
