@@ -89,6 +89,8 @@ type winograd struct {
 	u         []float32 // a·a packed U[ξ] (packA layout), COut×CIn each
 	vsz       int       // length of one packed V[ξ]
 	v         []float32 // a·a packed V[ξ] (PackB layout), CIn×T each
+	hp, wp    int       // padded plane: th·m+2 rows of tw·m+2
+	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
 	mo        []float32 // [a·a][COut][T]
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
@@ -154,6 +156,11 @@ func newWinograd(q ConvParams, m int) *winograd {
 	// layout (zero past T, never written), so the products pack nothing.
 	w.vsz = PackedBSize(p.CIn, w.T)
 	w.v = make([]float32, aa*w.vsz)
+	// Each input plane is copied inside a zero border wide enough for
+	// every tile (written once, never touched again), so the tiles are
+	// read without range checks.
+	w.hp, w.wp = w.th*m+2, w.tw*m+2
+	w.pad = make([]float32, p.N*p.CIn*w.hp*w.wp)
 	w.mo = make([]float32, aa*p.COut*w.T)
 	w.gemms = make([]gemmArgs, aa)
 	for xi := range w.gemms {
@@ -274,32 +281,42 @@ func (w *winograd) inputChannel(c int) {
 	p, a, m, bt := w.p, w.a, w.m, w.mats.bt
 	var d, tmp [6][6]float32
 	tiles := w.th * w.tw
+	hp, wp := w.hp, w.wp
 	for n := 0; n < p.N; n++ {
 		sc := n*w.xC + c/w.xDiv
 		plane := w.src[sc*w.xPlane : (sc+1)*w.xPlane]
 		base, rs, cs := w.xBase[c%w.xDiv], w.xRS, w.xCS
+		pad := w.pad[(n*p.CIn+c)*hp*wp : (n*p.CIn+c+1)*hp*wp]
+		for y := 0; y < p.H; y++ { // pixel (y, x) at pad[(y+1)·wp + x+1]
+			row := pad[(y+1)*wp+1 : (y+1)*wp+1+p.W]
+			src := plane[base+y*rs:]
+			if cs == 1 {
+				src = src[:len(row)]
+				for x := range row { // not copy: a host call under wasm
+					row[x] = src[x]
+				}
+				continue
+			}
+			for x := range row {
+				row[x] = src[x*cs]
+			}
+		}
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
-				y0, x0 := ty*m-1, tx*m-1
-				for i := 0; i < a; i++ {
-					iy := y0 + i
-					for j := 0; j < a; j++ {
-						ix := x0 + j
-						if iy >= 0 && iy < p.H && ix >= 0 && ix < p.W {
-							d[i][j] = plane[base+iy*rs+ix*cs]
-						} else {
-							d[i][j] = 0
-						}
-					}
-				}
 				off := packedBAt(p.CIn, w.T, c, n*tiles+ty*w.tw+tx) // V[0][c][t]
+				patch := pad[ty*m*wp+tx*m:]                         // d[i][j] = patch[i·wp + j]
 				switch m {
 				case 4:
-					w.inputF4(&d, off)
+					w.inputF4(patch, wp, off)
 					continue
 				case 2:
-					w.inputF2(&d, off)
+					w.inputF2(patch, wp, off)
 					continue
+				}
+				for i := 0; i < a; i++ {
+					for j := 0; j < a; j++ {
+						d[i][j] = patch[i*wp+j]
+					}
 				}
 				for i := 0; i < a; i++ { // tmp = Bᵀ·d
 					for j := 0; j < a; j++ {
@@ -340,15 +357,19 @@ func (w *winograd) outputChannel(o int) {
 	var mm [6][6]float32
 	var tmp [4][6]float32
 	tiles := w.th * w.tw
+	mo, stride := w.mo, p.COut*w.T
 	for n := 0; n < p.N; n++ {
 		dc := n*w.yC + o/w.yDiv
 		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				t := n*tiles + ty*w.tw + tx
+				idx := o*w.T + t         // M[ξ][o][t], ξ = i·a + j
 				for i := 0; i < a; i++ { // nested: no division per element (a runtime call under wasm)
+					r := &mm[i]
 					for j := 0; j < a; j++ {
-						mm[i][j] = w.mo[((i*a+j)*p.COut+o)*w.T+t]
+						r[j] = mo[idx]
+						idx += stride
 					}
 				}
 				switch m {
@@ -433,11 +454,12 @@ func at6(x0, x1, x2, x3, x4, x5 float32) (y0, y1, y2, y3 float32) {
 }
 
 // inputF4 stores V = Bᵀ d B for one tile of one channel, whose V[0]
-// element is w.v[off].
-func (w *winograd) inputF4(d *[6][6]float32, off int) {
+// element is w.v[off], d[i][j] being x[i·ws + j].
+func (w *winograd) inputF4(x []float32, ws, off int) {
 	var tmp [6][6]float32
+	x = x[:5*ws+6]
 	for j := 0; j < 6; j++ {
-		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j] = bt6(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j])
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j] = bt6(x[j], x[ws+j], x[2*ws+j], x[3*ws+j], x[4*ws+j], x[5*ws+j])
 	}
 	stride := w.vsz // distance between consecutive ξ
 	v := w.v[off:]
@@ -486,11 +508,12 @@ func bt4(x0, x1, x2, x3 float32) (y0, y1, y2, y3 float32) {
 	return x0 - x2, x1 + x2, x2 - x1, x1 - x3
 }
 
-// inputF2 is inputF4 for F(2×2) (d's top-left 4×4).
-func (w *winograd) inputF2(d *[6][6]float32, off int) {
+// inputF2 is inputF4 for F(2×2) (a 4×4 d).
+func (w *winograd) inputF2(x []float32, ws, off int) {
 	var tmp [4][4]float32
+	x = x[:3*ws+4]
 	for j := 0; j < 4; j++ {
-		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = bt4(d[0][j], d[1][j], d[2][j], d[3][j])
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = bt4(x[j], x[ws+j], x[2*ws+j], x[3*ws+j])
 	}
 	stride := w.vsz
 	v := w.v[off:]
