@@ -35,10 +35,14 @@ type Platform interface {
 	// scaled to size x size, for display only (the worker decodes it again
 	// for the model).
 	Preview(ctx context.Context, encoded []byte, size int) (state.Pixels, error)
-	// Draw puts an image on the canvas with the given element id; ver
-	// names the image's content (0: unknown), so an image seen before is
-	// not made again: pixels is called only for a new version. A missing
-	// canvas is not an error (it is not rendered right now).
+	// Draw puts an image on the canvas with the given element id, made
+	// inside the element "box-"+id (which the template leaves empty, with
+	// the canvas's classes in data-class) when it is not there yet; ver
+	// names the image's content (0: unknown), so a canvas that shows that
+	// version already is left as it is and pixels is not called. A missing
+	// box is not an error (it is not rendered right now). A box's id must
+	// be a bound attribute (:id): vugugen writes a wholly static element as
+	// markup that replaces its children on every render.
 	Draw(canvasID string, ver uint64, pixels func() (state.Pixels, bool)) error
 	// Fill sets the markup inside the element with the given id, which the
 	// template leaves empty (so vugu leaves its children alone), unless it

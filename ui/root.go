@@ -67,6 +67,7 @@ type Root struct {
 	// Edit
 	History  state.History
 	Busy     string // the operation in flight on the edit panel, "" when idle
+	editSeq  uint64 // counts actions applied, for the delayed busy render
 	EditErr  string
 	Cell     int          // the code-grid cell shown in the readout, -1 for none
 	LastStep *state.Image // the current step as an image for retrieval
@@ -142,12 +143,13 @@ func (c *Root) restarted(r Restart) {
 	})
 }
 
-// DrawCanvases puts every canvas's image back after a render (vugu clears
-// them), and the code grid's cells into the grid when its step changed. Each image comes with its version, so the platform converts and
-// copies only images it has not drawn before: doing that for every canvas
-// on every render (a hover, a progress message) was a large part of a
-// render's cost. The render loop calls it (vugu's Rendered hook is not
-// called for the root component).
+// DrawCanvases brings the platform-drawn parts up to date after a render:
+// each canvas (kept outside vugu's reach, so a render does not clear it) and
+// the code grid's cells. Everything comes with its version, so the platform
+// only touches what changed: redrawing every canvas on every render (a
+// hover, a progress message) was a large part of a render's cost. The
+// render loop calls it (vugu's Rendered hook is not called for the root
+// component).
 func (c *Root) DrawCanvases() {
 	if c.P == nil {
 		return
@@ -279,7 +281,11 @@ func (c *Root) call(ctx context.Context, op string, req protocol.Request, progre
 	resp, err := c.P.Call(ctx, req, progress)
 	total := c.P.Now() - t0
 	if err == nil {
-		c.locked(func() { c.timed(op, resp.Head.MS, total) })
+		// No render for the timing alone: every caller renders its result
+		// right after (a render costs the page's thread tens of ms).
+		c.env.Lock()
+		c.timed(op, resp.Head.MS, total)
+		c.env.UnlockOnly()
 	}
 	return resp, err
 }
@@ -647,12 +653,42 @@ func stepOf(resp protocol.Response, label string, action int) (state.Step, error
 
 // ---------------------------------------------------------------- edit
 
-// Apply applies action a to the current step's codes.
-func (c *Root) Apply(a int) {
-	cur := c.History.Current()
-	if cur == nil || c.Busy != "" || c.Info == nil || a < 0 || a >= len(c.Info.Actions) {
+// busyDelay is how long an action may take before the page shows that it
+// is busy: most answer sooner, and each render takes the page's thread.
+const busyDelay = 150 * time.Millisecond
+
+// ApplyAction is the action pad's click handler. The pad's buttons are
+// handled by a native listener (wasm/app), not by vugu, which renders the
+// whole page after each event it handles: here the page renders once, with
+// the result, and shows the busy state only when the answer is slow.
+func (c *Root) ApplyAction(a int) {
+	c.env.Lock()
+	seq, ok := c.apply(a)
+	c.env.UnlockOnly()
+	if !ok {
+		c.locked(func() {}) // the pad may be out of date: show why nothing happened
 		return
 	}
+	time.AfterFunc(busyDelay, func() {
+		c.env.Lock()
+		if c.Busy != "" && c.editSeq == seq {
+			c.env.UnlockRender()
+			return
+		}
+		c.env.UnlockOnly()
+	})
+}
+
+// Apply applies action a to the current step's codes; it is called with
+// the render lock held.
+func (c *Root) Apply(a int) { c.apply(a) }
+
+func (c *Root) apply(a int) (seq uint64, ok bool) {
+	cur := c.History.Current()
+	if cur == nil || c.Busy != "" || c.Info == nil || a < 0 || a >= len(c.Info.Actions) {
+		return 0, false
+	}
+	c.editSeq++
 	c.Busy, c.EditErr = "applying "+c.Info.Actions[a], ""
 	codes := cur.Codes
 	name := c.Info.Actions[a]
@@ -676,6 +712,7 @@ func (c *Root) Apply(a int) {
 				F32: step.Image, Parent: parent, Action: a, Ver: step.Ver}
 		})
 	}()
+	return c.editSeq, true
 }
 
 // stepLabel names step i for the retrieval slots.

@@ -98,7 +98,7 @@ func TestRootLoadEditRetrieve(t *testing.T) {
 	if c.History.Current() == nil || c.Input.Label != "sample 1 x" {
 		t.Fatal("the first sample must become the input, reconstructed")
 	}
-	c.Apply(1) // runs in a goroutine: wait for it by taking the lock
+	c.ApplyAction(1) // the pad's click handler; the action runs in a goroutine: wait for it by taking the lock
 	waitIdle(t, c)
 	if c.History.Len() != 2 || c.History.Current().Label != "f-" || c.LastStep == nil {
 		t.Fatalf("after an action: %d steps", c.History.Len())

@@ -375,7 +375,7 @@ const (
 )
 
 func inputIs(label string) string {
-	return fmt.Sprintf(`__e2e.text('#cv-input + figcaption') === %q && %s`, "input: "+label, idle)
+	return fmt.Sprintf(`__e2e.text('#box-cv-input + figcaption') === %q && %s`, "input: "+label, idle)
 }
 
 func historyIs(path string) string {
@@ -656,12 +656,21 @@ func TestBrowserUI(t *testing.T) {
 func latency(p uiPage, benchf func(string, ...any), model, a, path string, n int, verdictGone, verdictShown string) {
 	p.t.Helper()
 	var iw, ip, ic, rw, rp, rc []float64
+	var ok bool
+	p.eval("clear the measures", "performance.clearMeasures(), true", &ok)
 	for range n {
 		path += " → " + a
 		s := p.act("bench intervene", xPad(a), "", historyIs(path), time.Minute)
 		w, tot := p.timing("intervene")
 		iw, ip, ic = append(iw, w), append(ip, tot), append(ic, s.MS)
 	}
+	// The page's renders during the interventions (Platform's measures):
+	// how many, and the median of each phase.
+	benchf("%s, renders during %d interventions: %s", model, n, p.str(`(() => {
+  const by = {};
+  for (const m of performance.getEntriesByType('measure')) if (m.name.startsWith('ctvae:')) (by[m.name.slice(6)] ||= []).push(m.duration);
+  return Object.entries(by).map(([k, v]) => { v.sort((a, b) => a - b); return k + ' ' + v.length + 'x median ' + v[v.length >> 1].toFixed(1) + ' ms max ' + v[v.length - 1].toFixed(1); }).join(', ');
+})()`))
 	for range n {
 		s := p.act("bench retrieve", xRetrieve, verdictGone, verdictShown, 2*time.Minute)
 		w, tot := p.timing("retrieve")

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
@@ -11,9 +12,10 @@ import (
 	"ctvae/ui"
 )
 
-// listenFiles wires file inputs (data-file="slot") and drop zones
-// (data-drop="slot") with listeners on the document, so they keep working
-// however vugu re-renders the elements. Slots: weights, input, y.
+// listenFiles wires file inputs (data-file="slot"), drop zones
+// (data-drop="slot") and the action pad (data-action="index") with
+// listeners on the document, so they keep working however vugu re-renders
+// the elements. Slots: weights, input, y.
 func (p *platform) listenFiles(env vugu.EventEnv, root *ui.Root) error {
 	deliver := func(slot string, file safejs.Value) {
 		go func() {
@@ -65,6 +67,22 @@ func (p *platform) listenFiles(env vugu.EventEnv, root *ui.Root) error {
 		}
 		p.listeners = append(p.listeners, fn)
 		_, err = p.doc.Call("addEventListener", event, fn.Value())
+		return err
+	}
+	// The action pad (buttons with data-action) is handled here rather
+	// than by vugu, which would render the whole page for the click.
+	if err := on("click", func(ev safejs.Value) {
+		el, v := slotOf(ev, "data-action")
+		if v == "" {
+			return
+		}
+		if d, _ := el.Get("disabled"); truthy(d) {
+			return
+		}
+		if a, err := strconv.Atoi(v); err == nil {
+			go root.ApplyAction(a)
+		}
+	}); err != nil {
 		return err
 	}
 	if err := on("change", func(ev safejs.Value) {

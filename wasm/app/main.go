@@ -51,15 +51,24 @@ func run() (err error) {
 	for ok := true; ok; ok = renderer.EventWait() {
 		// The build reads state that goroutines change under the write
 		// lock; Render takes the read lock itself, so it is released between.
+		t0 := p.Now()
 		env.RLock()
 		res := build.RunBuild(root)
 		env.RUnlock()
+		t1 := p.Now()
 		if err := renderer.Render(res); err != nil {
 			return err
 		}
+		t2 := p.Now()
 		env.RLock()
 		root.DrawCanvases()
 		env.RUnlock()
+		// Each render's phases, on the performance timeline for the
+		// benchmark: building the virtual DOM, vugu's sync of the page,
+		// the canvases and the filled elements.
+		p.measure("build", t0, t1)
+		p.measure("sync", t1, t2)
+		p.measure("draw", t2, p.Now())
 		if first {
 			p.Mark("first-render")
 			first = false

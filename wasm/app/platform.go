@@ -48,8 +48,6 @@ type platform struct {
 	dead       error  // set when the engine could not be restarted
 	onRestart  func(ui.Restart)
 	listeners  []safejs.Func
-
-	images map[string]drawn // by canvas id; used by the render loop only
 }
 
 // assets are the URLs of the engine's files; boot.js sets them from the
@@ -69,7 +67,7 @@ func newPlatform() (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &platform{global: g, doc: doc, start: time.Now(), pending: map[int64]*call{}, nextID: 1, images: map[string]drawn{}}
+	p := &platform{global: g, doc: doc, start: time.Now(), pending: map[int64]*call{}, nextID: 1}
 	a, err := g.Get("ctvaeAssets")
 	if err != nil || a.IsUndefined() || a.IsNull() {
 		return nil, errors.New("self.ctvaeAssets is not set: boot.js must run before app.wasm")
@@ -900,39 +898,55 @@ func (p *platform) Preview(ctx context.Context, encoded []byte, size int) (state
 	return px, err
 }
 
-// Draw implements ui.Platform. vugu clears every canvas on every render
-// (it removes the width and height attributes it did not set), so each is
-// put again; the image is kept as a JS ImageData per canvas and version, so
-// a redraw of an unchanged image is one putImageData, without converting
-// the pixels in Go or copying them into JavaScript again.
+// Draw implements ui.Platform. The canvas is made by the platform inside
+// its box (the element "box-"+id that the template leaves empty, with the
+// canvas's classes in data-class), so vugu never touches it: a render
+// neither clears it nor needs to redraw it. The canvas keeps the version it
+// shows; only a new version is converted, copied and put.
 func (p *platform) Draw(id string, ver uint64, pixels func() (state.Pixels, bool)) error {
 	el, err := p.doc.Call("getElementById", id)
-	if err != nil || el.IsNull() {
+	if err != nil {
 		return err
 	}
-	img, ok := p.images[id]
-	if !ok || ver == 0 || img.ver != ver {
-		px, ok := pixels()
-		if !ok {
-			return nil
+	if el.IsNull() {
+		box, err := p.doc.Call("getElementById", "box-"+id)
+		if err != nil || box.IsNull() {
+			return err // not rendered right now
 		}
-		ctor, _ := p.global.Get("Uint8ClampedArray")
-		arr, err := ctor.New(len(px.RGBA))
-		if err != nil {
+		if el, err = p.doc.Call("createElement", "canvas"); err != nil {
 			return err
 		}
-		if _, err := safejs.CopyBytesToJS(arr, px.RGBA); err != nil {
+		cls, _ := box.Call("getAttribute", "data-class")
+		if cls.Type() == safejs.TypeString {
+			_ = el.Set("className", cls)
+		}
+		_ = el.Set("id", id)
+		if _, err := box.Call("appendChild", el); err != nil {
 			return err
 		}
-		idCtor, _ := p.global.Get("ImageData")
-		data, err := idCtor.New(arr, px.W, px.H)
-		if err != nil {
-			return err
+	} else if v, err := el.Get("ctvaeVer"); err == nil && ver != 0 && v.Type() == safejs.TypeNumber {
+		if f, _ := v.Float(); f == float64(ver) {
+			return nil // it shows this image already
 		}
-		img = drawn{ver: ver, data: data, w: px.W, h: px.H}
-		p.images[id] = img
 	}
-	for name, want := range map[string]int{"width": img.w, "height": img.h} {
+	px, ok := pixels()
+	if !ok {
+		return nil
+	}
+	ctor, _ := p.global.Get("Uint8ClampedArray")
+	arr, err := ctor.New(len(px.RGBA))
+	if err != nil {
+		return err
+	}
+	if _, err := safejs.CopyBytesToJS(arr, px.RGBA); err != nil {
+		return err
+	}
+	idCtor, _ := p.global.Get("ImageData")
+	data, err := idCtor.New(arr, px.W, px.H)
+	if err != nil {
+		return err
+	}
+	for name, want := range map[string]int{"width": px.W, "height": px.H} {
 		if v, _ := el.Get(name); func() bool { n, _ := v.Int(); return n != want }() {
 			_ = el.Set(name, want)
 		}
@@ -941,8 +955,10 @@ func (p *platform) Draw(id string, ver uint64, pixels func() (state.Pixels, bool
 	if err != nil {
 		return err
 	}
-	_, err = g.Call("putImageData", img.data, 0, 0)
-	return err
+	if _, err = g.Call("putImageData", data, 0, 0); err != nil {
+		return err
+	}
+	return el.Set("ctvaeVer", float64(ver))
 }
 
 // Fill implements ui.Platform. The version is kept on the element object:
@@ -963,17 +979,22 @@ func (p *platform) Fill(id string, ver uint64, html func() string) error {
 	return el.Set("ctvaeVer", float64(ver))
 }
 
-// drawn is the image last put on one canvas.
-type drawn struct {
-	ver  uint64
-	data safejs.Value // ImageData
-	w, h int
-}
-
 // Mark implements ui.Platform.
 func (p *platform) Mark(name string) {
 	if perf, err := p.global.Get("performance"); err == nil {
 		_, _ = perf.Call("mark", "ctvae:"+name)
+	}
+}
+
+// measure records a span of the render loop (performance.measure).
+func (p *platform) measure(name string, start, end float64) {
+	perf, err := p.global.Get("performance")
+	if err != nil {
+		return
+	}
+	opts, err := safejs.ValueOf(map[string]any{"start": start, "end": end})
+	if err == nil {
+		_, _ = perf.Call("measure", "ctvae:"+name, opts)
 	}
 }
 
