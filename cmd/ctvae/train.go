@@ -13,6 +13,7 @@ import (
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/nn"
 	"ctvae/train"
+	"ctvae/train/curves"
 )
 
 func init() {
@@ -174,6 +175,23 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s and checkpoint %s after step %d (%.1f min of training in total)\n",
 		*out, *ckptPath, tr.Step, (before+time.Since(start).Seconds())/60)
+	// The learning curves of the whole log (it spans resumed runs); a plot
+	// failure does not undo the training.
+	if err := csv.Close(); err != nil {
+		return err
+	}
+	rows, err := readLog(*csvPath)
+	if err == nil {
+		var png []byte
+		if png, err = curves.PNG(rows, tr.Dataset.Name()+" "+tr.Opts.Phase, 50); err == nil {
+			err = os.WriteFile(*csvPath+".png", png, 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "learning curves not drawn: %v\n", err)
+	} else {
+		fmt.Fprintf(stdout, "learning curves in %s.png\n", *csvPath)
+	}
 	return nil
 }
 

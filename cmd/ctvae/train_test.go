@@ -31,6 +31,14 @@ func TestTrainEvalCLI(t *testing.T) {
 	if err != nil || strings.Count(string(csv), "\n") != 4 {
 		t.Fatalf("loss CSV: %v\n%s", err, csv)
 	}
+	if st, err := os.Stat(vq + ".csv.png"); err != nil || st.Size() < 1000 {
+		t.Fatalf("learning curves: %v", err)
+	}
+	plotPNG := filepath.Join(dir, "both.png")
+	code, out, errs = runCLI(t, "plot", "--out", plotPNG, vq+".csv", vq+".csv")
+	if code != 0 || !strings.Contains(out, "wrote "+plotPNG) {
+		t.Fatalf("plot: exit %d\n%s\n%s", code, out, errs)
+	}
 	code, out, errs = runCLI(t, "eval", "--weights", vq, "--images", "3", "--json")
 	var rep struct {
 		ReconMSE  float64 `json:"recon_mse"`
@@ -63,6 +71,9 @@ func TestTrainEvalCLIBadInputs(t *testing.T) {
 		{[]string{"train", "--dataset", "shapes3d", "--config", "testdata/tiny.json", "--out", filepath.Join(dir, "x")}, "img_size"},
 		{[]string{"train", "--resume", filepath.Join(dir, "missing"), "--out", filepath.Join(dir, "x")}, "no such file"},
 		{[]string{"eval"}, "--weights is required"},
+		{[]string{"plot", "x.csv"}, "--out is required"},
+		{[]string{"plot", "--out", filepath.Join(dir, "p.png")}, "name at least one loss log"},
+		{[]string{"plot", "--out", filepath.Join(dir, "p.png"), "testdata/tiny.json"}, "testdata/tiny.json: curves:"},
 		{[]string{"eval", "--weights", "testdata/tiny.json"}, "testdata/tiny.json"},
 	} {
 		code, _, errs := runCLI(t, c.args...)

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"data":                {},
 	"serve":               {},
 	"train":               {"runtime/...", "weights/...", "data", "internal/modelfile"},
+	"train/curves":        {},
 	"build":               {"weights", "serve"},
 	"ui/...":              {"runtime/...", "weights", "data", "ui/...", "wasm/protocol"},
 	"wasm/...":            {"runtime/...", "weights", "data", "ui/...", "internal/imageio", "internal/modelfile", "wasm/protocol"},
@@ -38,7 +39,7 @@ var allowed = map[string][]string{
 	"internal/imageio":    {},
 	"internal/configfile": {"runtime/..."},
 	"internal/modelfile":  {"runtime/...", "weights"},
-	"cmd/ctvae":           {"runtime/...", "weights/...", "data", "train", "serve", "build", "internal/imageio", "internal/modelfile", "internal/configfile"},
+	"cmd/ctvae":           {"runtime/...", "weights/...", "data", "train", "train/curves", "serve", "build", "internal/imageio", "internal/modelfile", "internal/configfile"},
 }
 
 // ioPackages are standard packages the pure runtime must not import.
