@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 
 	"ctvae/data"
+	"ctvae/internal/imageio"
 	"ctvae/internal/modelfile"
 	"ctvae/runtime/ctvae"
 	"ctvae/train"
@@ -28,8 +35,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	balanced := fs.Bool("balanced", false, "draw every action equally often instead of the natural imbalance")
 	seed := fs.Uint64("seed", 1, "seed of the image and pair draws")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	gridPath := fs.String("grid", "", "also write the qualitative grid (PNG): for --grid-images test images, every action applied 1..--grid-steps times")
+	gridImages := fs.Int("grid-images", 3, "images in the grid")
+	gridSteps := fs.Int("grid-steps", 5, "applications of each action in the grid")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *gridPath != "" && (*gridImages < 1 || *gridImages > 32 || *gridSteps < 1 || *gridSteps > 16) {
+		return fmt.Errorf("--grid-images %d, --grid-steps %d: want 1..32 and 1..16", *gridImages, *gridSteps)
 	}
 	if *weightsPath == "" {
 		return errors.New("--weights is required")
@@ -59,6 +72,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *pairs < 0 {
 		return fmt.Errorf("--pairs %d, want >= 0", *pairs)
 	}
+	if *gridPath != "" {
+		if err := writeGrid(*gridPath, m, ds, sp, *gridImages, *gridSteps, *seed); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", *gridPath)
+	}
 	rep, err := train.Evaluate(context.Background(), m, ds, train.EvalOptions{Split: sp, Images: *images, Pairs: *pairs, Balanced: *balanced, Seed: *seed})
 	if err != nil {
 		return err
@@ -78,4 +97,76 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// writeGrid draws the paper's qualitative figure: per image, one row per
+// action holding the input, its reconstruction (base mode) and the action
+// applied 1..steps times, each step starting from the previous step's codes.
+func writeGrid(path string, m *ctvae.Model, ds data.Dataset, sp data.Split, images, steps int, seed uint64) error {
+	if m.NumActions() == 0 {
+		return errors.New("--grid needs a model with a causal layer")
+	}
+	splits, err := data.NewSplits(ds.Len(), data.DefaultSplitSeed)
+	if err != nil {
+		return err
+	}
+	const gap = 6
+	side := ds.Size()
+	A := m.NumActions()
+	cols := steps + 2
+	rowsPer := A
+	W := cols*(side+gap) + gap
+	H := images*(rowsPer*(side+gap)+gap) + gap
+	canvas := image.NewRGBA(image.Rect(0, 0, W, H))
+	draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{255, 255, 255, 255}), image.Point{}, draw.Src)
+	put := func(img []float32, top, row, col int) error {
+		tile, err := imageio.ToImage(img, ds.Channels(), side, side, 0, 1)
+		if err != nil {
+			return err
+		}
+		at := image.Pt(gap+col*(side+gap), top+row*(side+gap))
+		draw.Draw(canvas, tile.Bounds().Add(at), tile, image.Point{}, draw.Src)
+		return nil
+	}
+	r := rand.New(rand.NewPCG(seed, 0x6e1d))
+	x := make([]float32, data.ImageLen(ds))
+	for i := range images {
+		k, err := splits.At(sp, r.IntN(splits.Len(sp)))
+		if err != nil {
+			return err
+		}
+		if err := ds.Render(x, k); err != nil {
+			return err
+		}
+		// Image blocks are set off from each other by one extra gap.
+		top := gap + i*(rowsPer*(side+gap)+gap)
+		rec, err := m.Reconstruct(x)
+		if err != nil {
+			return err
+		}
+		for a := range A {
+			if err := put(x, top, a, 0); err != nil {
+				return err
+			}
+			if err := put(rec.Image, top, a, 1); err != nil {
+				return err
+			}
+		}
+		for a := range A {
+			tr, err := m.Traverse(context.Background(), x, a, steps, nil)
+			if err != nil {
+				return err
+			}
+			for s, st := range tr {
+				if err := put(st.Image, top, a, 2+s); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, canvas); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +55,13 @@ func TestTrainEvalCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train --phase causal: exit %d\n%s\n%s", code, out, errs)
 	}
-	code, out, errs = runCLI(t, "eval", "--weights", ct, "--images", "1", "--pairs", "3")
+	grid := filepath.Join(dir, "grid.png")
+	code, out, errs = runCLI(t, "eval", "--weights", ct, "--images", "1", "--pairs", "3", "--grid", grid, "--grid-images", "2", "--grid-steps", "2")
+	if g, err := os.ReadFile(grid); err != nil || len(g) < 100 || !strings.Contains(errs, "wrote "+grid) {
+		t.Fatalf("grid: %v\n%s", err, errs)
+	} else if img, err := png.Decode(bytes.NewReader(g)); err != nil || img.Bounds().Dx() != 6+4*(64+6) || img.Bounds().Dy() != 6+2*(10*(64+6)+6) {
+		t.Fatalf("grid PNG: %v %v", err, img.Bounds())
+	}
 	if code != 0 || !strings.Contains(out, "action accuracy") || !strings.Contains(out, "pos_x") {
 		t.Fatalf("eval with pairs: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -72,6 +80,7 @@ func TestTrainEvalCLIBadInputs(t *testing.T) {
 		{[]string{"train", "--resume", filepath.Join(dir, "missing"), "--out", filepath.Join(dir, "x")}, "no such file"},
 		{[]string{"eval"}, "--weights is required"},
 		{[]string{"plot", "x.csv"}, "--out is required"},
+		{[]string{"eval", "--weights", "x", "--grid", "g.png", "--grid-steps", "0"}, "want 1..32 and 1..16"},
 		{[]string{"plot", "--out", filepath.Join(dir, "p.png")}, "name at least one loss log"},
 		{[]string{"plot", "--out", filepath.Join(dir, "p.png"), "testdata/tiny.json"}, "testdata/tiny.json: curves:"},
 		{[]string{"eval", "--weights", "testdata/tiny.json"}, "testdata/tiny.json"},
