@@ -25,6 +25,10 @@ type EvalOptions struct {
 	// split's natural (imbalanced) distribution.
 	Balanced bool
 	Seed     uint64
+	// Samples > 0 averages that many Sample-mode passes per action in
+	// retrieval (the model must be loaded with causal.Sample); 0 uses the
+	// model as loaded, one pass per action.
+	Samples int
 }
 
 // FactorReport is the retrieval accuracy on the pairs of one factor.
@@ -47,6 +51,7 @@ type EvalReport struct {
 
 	Pairs          int            `json:"pairs,omitempty"`
 	Balanced       bool           `json:"balanced,omitempty"`
+	Samples        int            `json:"samples,omitempty"`
 	ActionAccuracy float64        `json:"action_accuracy,omitempty"`
 	FactorAccuracy float64        `json:"factor_accuracy,omitempty"`
 	PerFactor      []FactorReport `json:"per_factor,omitempty"`
@@ -147,7 +152,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		if err := ds.Render(y, p.To); err != nil {
 			return err
 		}
-		r, err := m.Retrieve(ctx, x, y, 1, nil)
+		r, err := m.Retrieve(ctx, x, y, max(1, o.Samples), nil)
 		if err != nil {
 			return err
 		}
@@ -180,7 +185,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		}
 		ise += sqDist(in.Image, y)
 	}
-	rep.Pairs, rep.Balanced = o.Pairs, o.Balanced
+	rep.Pairs, rep.Balanced, rep.Samples = o.Pairs, o.Balanced, o.Samples
 	rep.ActionAccuracy = float64(actOK) / float64(o.Pairs)
 	rep.FactorAccuracy = float64(facOK) / float64(o.Pairs)
 	for f := range per {

@@ -17,6 +17,7 @@ import (
 	"ctvae/data"
 	"ctvae/internal/imageio"
 	"ctvae/internal/modelfile"
+	"ctvae/runtime/causal"
 	"ctvae/runtime/ctvae"
 	"ctvae/train"
 )
@@ -35,11 +36,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	balanced := fs.Bool("balanced", false, "draw every action equally often instead of the natural imbalance")
 	seed := fs.Uint64("seed", 1, "seed of the image and pair draws")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	samples := fs.Int("samples", 0, "retrieval in sample mode (the official Bernoulli draws, seeded by --seed), averaging this many passes per action (0: deterministic mode)")
 	gridPath := fs.String("grid", "", "also write the qualitative grid (PNG): for --grid-images test images, every action applied 1..--grid-steps times")
 	gridImages := fs.Int("grid-images", 3, "images in the grid")
 	gridSteps := fs.Int("grid-steps", 5, "applications of each action in the grid")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *samples < 0 || *samples > ctvae.MaxSamples {
+		return fmt.Errorf("--samples %d, want 0..%d", *samples, ctvae.MaxSamples)
 	}
 	if *gridPath != "" && (*gridImages < 1 || *gridImages > 32 || *gridSteps < 1 || *gridSteps > 16) {
 		return fmt.Errorf("--grid-images %d, --grid-steps %d: want 1..32 and 1..16", *gridImages, *gridSteps)
@@ -51,7 +56,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, info, err := modelfile.Load(b, ctvae.Options{})
+	mopts := ctvae.Options{}
+	if *samples > 0 {
+		mopts = ctvae.Options{Sampling: causal.Sample, Seed: *seed}
+	}
+	m, info, err := modelfile.Load(b, mopts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *weightsPath, err)
 	}
@@ -78,7 +87,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "wrote %s\n", *gridPath)
 	}
-	rep, err := train.Evaluate(context.Background(), m, ds, train.EvalOptions{Split: sp, Images: *images, Pairs: *pairs, Balanced: *balanced, Seed: *seed})
+	rep, err := train.Evaluate(context.Background(), m, ds, train.EvalOptions{Split: sp, Images: *images, Pairs: *pairs, Balanced: *balanced, Seed: *seed, Samples: *samples})
 	if err != nil {
 		return err
 	}
@@ -90,8 +99,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s %s: %d images, recon MSE %.5f, codes used %d/%d (perplexity %.1f)\n",
 		rep.Dataset, rep.Split, rep.Images, rep.ReconMSE, rep.CodesUsed, rep.NumCodes, rep.CodePerplexity)
 	if rep.Pairs > 0 {
-		fmt.Fprintf(stdout, "%d pairs (balanced %v): action accuracy %.3f, factor accuracy %.3f, code fidelity %.3f (changed nodes %.3f), intervene MSE %.5f\n",
-			rep.Pairs, rep.Balanced, rep.ActionAccuracy, rep.FactorAccuracy, rep.CodeFidelity, rep.ChangedFidelity, rep.InterveneMSE)
+		mode := "deterministic mode"
+		if rep.Samples > 0 {
+			mode = fmt.Sprintf("sample mode, %d samples", rep.Samples)
+		}
+		fmt.Fprintf(stdout, "%d pairs (balanced %v, %s): action accuracy %.3f, factor accuracy %.3f, code fidelity %.3f (changed nodes %.3f), intervene MSE %.5f\n",
+			rep.Pairs, rep.Balanced, mode, rep.ActionAccuracy, rep.FactorAccuracy, rep.CodeFidelity, rep.ChangedFidelity, rep.InterveneMSE)
 		for _, f := range rep.PerFactor {
 			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f\n", f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy)
 		}

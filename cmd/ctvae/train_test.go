@@ -65,6 +65,10 @@ func TestTrainEvalCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "action accuracy") || !strings.Contains(out, "pos_x") {
 		t.Fatalf("eval with pairs: exit %d\n%s\n%s", code, out, errs)
 	}
+	code, out, errs = runCLI(t, "eval", "--weights", ct, "--images", "1", "--pairs", "2", "--samples", "3")
+	if code != 0 || !strings.Contains(out, "sample mode, 3 samples") {
+		t.Fatalf("eval --samples: exit %d\n%s\n%s", code, out, errs)
+	}
 }
 
 func TestTrainEvalCLIBadInputs(t *testing.T) {
@@ -80,6 +84,7 @@ func TestTrainEvalCLIBadInputs(t *testing.T) {
 		{[]string{"train", "--resume", filepath.Join(dir, "missing"), "--out", filepath.Join(dir, "x")}, "no such file"},
 		{[]string{"eval"}, "--weights is required"},
 		{[]string{"plot", "x.csv"}, "--out is required"},
+		{[]string{"eval", "--weights", "x", "--samples", "-1"}, "--samples -1, want 0..256"},
 		{[]string{"eval", "--weights", "x", "--grid", "g.png", "--grid-steps", "0"}, "want 1..32 and 1..16"},
 		{[]string{"plot", "--out", filepath.Join(dir, "p.png")}, "name at least one loss log"},
 		{[]string{"plot", "--out", filepath.Join(dir, "p.png"), "testdata/tiny.json"}, "testdata/tiny.json: curves:"},
