@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +160,7 @@ func (c *Root) DrawCanvases() {
 	}
 	if s := c.History.Current(); s != nil {
 		_ = c.P.Fill("grid-cells", s.Ver, c.GridHTML)
+		c.drawCell()
 	}
 }
 
@@ -756,15 +758,32 @@ func (c *Root) afterHistory() {
 	}
 }
 
-// Hover shows cell i of the code grid in the readout.
-func (c *Root) Hover(i int) { c.Cell = i }
-
-// GridOver is the code grid's one mouseover handler: the cell is named by
-// the id of the rect under the pointer (gc-<node>, see GridHTML).
-func (c *Root) GridOver(e vugu.DOMEvent) {
-	if i, err := strconv.Atoi(strings.TrimPrefix(e.PropString("target", "id"), "gc-")); err == nil {
-		c.Hover(i)
+// HoverCell shows cell i of the code grid in the readout. It is the grid's
+// mouseover handler, a native listener in wasm/app (the cell is the rect
+// under the pointer, id gc-<node>, see GridHTML): as a vugu handler it
+// rendered the whole page for every cell the pointer crossed. Only the
+// readout and the selection outline change, and the platform puts them.
+func (c *Root) HoverCell(i int) {
+	c.env.Lock()
+	defer c.env.UnlockOnly()
+	s := c.History.Current()
+	if s == nil || i < 0 || i >= len(s.Codes) || i == c.Cell {
+		return
 	}
+	c.Cell = i
+	c.drawCell()
+}
+
+// drawCell puts the readout and the selection outline of the grid, which
+// the template leaves empty; called with the render lock held.
+func (c *Root) drawCell() {
+	s := c.History.Current()
+	if s == nil {
+		return
+	}
+	ver := s.Ver<<16 | uint64(c.Cell+1)&0xffff // the step and the cell
+	_ = c.P.Fill("readout", ver, func() string { return html.EscapeString(c.CellText()) })
+	_ = c.P.Fill("grid-sel", ver, c.SelHTML)
 }
 
 // GridKey moves the readout's cell with the arrow keys (the grid is one

@@ -20,6 +20,7 @@ type fakePlatform struct {
 	mu        sync.Mutex
 	ops       []protocol.Op
 	crashed   string // when set, requests fail as if the worker had crashed with this reason
+	fills     map[string]string
 	onRestart func(Restart)
 }
 
@@ -69,9 +70,17 @@ func (f *fakePlatform) Preview(context.Context, []byte, int) (state.Pixels, erro
 	return state.Pixels{}, nil
 }
 func (f *fakePlatform) Draw(string, uint64, func() (state.Pixels, bool)) error { return nil }
-func (f *fakePlatform) Fill(string, uint64, func() string) error               { return nil }
-func (f *fakePlatform) Now() float64                                           { return 0 }
-func (f *fakePlatform) Mark(string)                                            {}
+func (f *fakePlatform) Fill(id string, ver uint64, html func() string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fills == nil {
+		f.fills = map[string]string{}
+	}
+	f.fills[id] = html()
+	return nil
+}
+func (f *fakePlatform) Now() float64 { return 0 }
+func (f *fakePlatform) Mark(string)  {}
 
 func newRoot() *Root {
 	f := &fakePlatform{}
@@ -106,6 +115,12 @@ func TestRootLoadEditRetrieve(t *testing.T) {
 	cells := c.Cells()
 	if !cells[1].Masked || !cells[1].Changed || cells[0].Changed {
 		t.Fatalf("cells %+v: node 1 is masked and changed, node 0 neither", cells)
+	}
+	c.HoverCell(1)
+	f := c.P.(*fakePlatform)
+	if c.Cell != 1 || !strings.HasPrefix(f.fills["readout"], "Node 1 (row 1, column 2): code 3, was 2") ||
+		!strings.Contains(f.fills["grid-sel"], `x="30" y="0"`) {
+		t.Fatalf("hovering cell 1: cell %d, readout %q, outline %q", c.Cell, f.fills["readout"], f.fills["grid-sel"])
 	}
 	// x = the input, y = the action's result: the applied action is known.
 	c.UseX("input")

@@ -48,7 +48,7 @@ func (c *Root) Cells() []Cell {
 
 // GridHTML is the markup of the code grid's cells (the selection is drawn
 // over it apart, so hovering does not change it); each cell's rect has id
-// gc-<node> for GridOver. As vugu nodes the 64 cells were ~250 elements,
+// gc-<node> for HoverCell. As vugu nodes the 64 cells were ~250 elements,
 // each re-sent to the page with its attributes and a listener on every
 // render, the largest part of a render's cost; the platform puts this
 // string into the grid only when the step changes (see DrawCanvases).
@@ -84,14 +84,14 @@ func (c *Root) SelCell() (cell Cell, ok bool) {
 	return Cell{I: c.Cell, X: (c.Cell % side) * cellPx, Y: (c.Cell / side) * cellPx, Sel: true}, true
 }
 
-// HasSel reports whether a grid cell is selected.
-func (c *Root) HasSel() bool { _, ok := c.SelCell(); return ok }
-
-// SelX and SelY are the selected cell's corner.
-func (c *Root) SelX() int { s, _ := c.SelCell(); return s.X }
-
-// SelY: see SelX.
-func (c *Root) SelY() int { s, _ := c.SelCell(); return s.Y }
+// SelHTML is the outline of the selected grid cell, "" when none is.
+func (c *Root) SelHTML() string {
+	s, ok := c.SelCell()
+	if !ok {
+		return ""
+	}
+	return `<rect x="` + strconv.Itoa(s.X) + `" y="` + strconv.Itoa(s.Y) + `" width="30" height="30" fill="none" class="cell sel"></rect>`
+}
 
 // GridPx is the code grid's side in SVG units.
 func (c *Root) GridPx() int {

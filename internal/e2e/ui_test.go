@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"ctvae/data"
 	"ctvae/internal/modelfile"
@@ -472,6 +474,31 @@ func TestBrowserUI(t *testing.T) {
 		sameCodes(t, "intervene "+path, p.codes(), codes)
 	}
 	worst = max(worst, samePixels(t, "image after "+path, p.pixels("cv-current"), pixelsOf(t, img, 1)))
+
+	// ---------------------------------------------------------------- hover and arrow keys read a code; a hover does not render the page
+	renders := func() int {
+		var n int
+		p.eval("renders", `performance.getEntriesByName('ctvae:sync').length`, &n)
+		return n
+	}
+	var at struct{ X, Y float64 }
+	p.eval("where cell 5 is", `(() => { const e = document.getElementById('gc-5'); e.scrollIntoView({block: 'center'});
+  const r = e.getBoundingClientRect();
+  return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()`, &at)
+	before := renders()
+	p.run("hover cell 5", chromedp.MouseEvent(input.MouseMoved, at.X, at.Y))
+	readout := func(node int) string {
+		side := 8
+		return fmt.Sprintf(`__e2e.text('p.readout').startsWith(%q) && !!document.querySelector('#grid-sel rect')`,
+			fmt.Sprintf("Node %d (row %d, column %d): code %d", node, node/side+1, node%side+1, codes[node]))
+	}
+	p.waitFor("the readout of cell 5", readout(5), time.Minute)
+	if after := renders(); after != before {
+		t.Fatalf("hovering a cell rendered the page %d times", after-before)
+	}
+	p.run("arrow down from cell 5", chromedp.Focus(`svg.grid`, chromedp.ByQuery), chromedp.KeyEvent(kb.ArrowDown))
+	p.waitFor("the readout of cell 13", readout(13), time.Minute)
+	t.Logf("hover and keys: %s", p.str(`__e2e.text('p.readout')`))
 	t.Logf("small model: codes equal the native engine's; canvases within %d of its 8-bit levels", worst)
 
 	// ---------------------------------------------------------------- retrieve: which action turns sample 3's x into its y?

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
@@ -13,7 +14,8 @@ import (
 )
 
 // listenFiles wires file inputs (data-file="slot"), drop zones
-// (data-drop="slot") and the action pad (data-action="index") with
+// (data-drop="slot"), the action pad (data-action="index") and hovering
+// the code grid with
 // listeners on the document, so they keep working however vugu re-renders
 // the elements. Slots: weights, input, y.
 func (p *platform) listenFiles(env vugu.EventEnv, root *ui.Root) error {
@@ -81,6 +83,25 @@ func (p *platform) listenFiles(env vugu.EventEnv, root *ui.Root) error {
 		}
 		if a, err := strconv.Atoi(v); err == nil {
 			go root.ApplyAction(a)
+		}
+	}); err != nil {
+		return err
+	}
+	// Hovering the code grid shows the cell's code (see Root.HoverCell).
+	if err := on("mouseover", func(ev safejs.Value) {
+		t, err := ev.Get("target")
+		if err != nil || t.IsNull() || t.IsUndefined() {
+			return
+		}
+		idv, err := t.Get("id")
+		if err != nil || idv.Type() != safejs.TypeString {
+			return
+		}
+		id, _ := idv.String()
+		if rest, ok := strings.CutPrefix(id, "gc-"); ok {
+			if i, err := strconv.Atoi(rest); err == nil {
+				go root.HoverCell(i)
+			}
 		}
 	}); err != nil {
 		return err

@@ -48,7 +48,10 @@ type platform struct {
 	dead       error  // set when the engine could not be restarted
 	onRestart  func(ui.Restart)
 	listeners  []safejs.Func
+	measures   int // performance measures since the last clear (render loop only)
 }
+
+const maxMeasures = 3000
 
 // assets are the URLs of the engine's files; boot.js sets them from the
 // build's content-hashed names as self.ctvaeAssets.
@@ -986,11 +989,16 @@ func (p *platform) Mark(name string) {
 	}
 }
 
-// measure records a span of the render loop (performance.measure).
+// measure records a span of the render loop (performance.measure). The
+// browser keeps every measure, so they are cleared every maxMeasures.
 func (p *platform) measure(name string, start, end float64) {
 	perf, err := p.global.Get("performance")
 	if err != nil {
 		return
+	}
+	if p.measures++; p.measures > maxMeasures {
+		p.measures = 0
+		_, _ = perf.Call("clearMeasures")
 	}
 	opts, err := safejs.ValueOf(map[string]any{"start": start, "end": end})
 	if err == nil {
