@@ -168,7 +168,7 @@ func TestWinogradAccuracy(t *testing.T) {
 			c := NewConv(p)
 			c.wino = newWinograd(p, m)
 			worst := convCheck(t, r, c, false, 1e-4)
-			t.Logf("%dx%d stride %d transposed=%v F(%dx%d,3x3): worst |fast-naive| / Σ|terms| = %.2g", p.KH, p.KW, p.Stride, p.Transposed, m, m, worst)
+			t.Logf("%dx%d stride %d transposed=%v F(%dx%d,%dx%d): worst |fast-naive| / Σ|terms| = %.2g", p.KH, p.KW, p.Stride, p.Transposed, m, m, c.wino.r, c.wino.r, worst)
 		}
 	}
 }

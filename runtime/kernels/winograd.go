@@ -69,6 +69,31 @@ var winoF4 = winoMats{
 	},
 }
 
+// winoF42 is F(4, 2) with the interpolation points 0, ±1, 2 and ∞, for the
+// 2×2 kernels the stride-2 layers become (see newWinograd).
+var winoF42 = winoMats{
+	bt: [][]float32{
+		{2, -1, -2, 1, 0},
+		{0, -2, -1, 1, 0},
+		{0, 2, -3, 1, 0},
+		{0, -1, 0, 1, 0},
+		{0, 2, -1, -2, 1},
+	},
+	g: [][]float64{
+		{1.0 / 2, 0},
+		{-1.0 / 2, -1.0 / 2},
+		{-1.0 / 6, 1.0 / 6},
+		{1.0 / 6, 1.0 / 3},
+		{0, 1},
+	},
+	at: [][]float32{
+		{1, 1, 1, 1, 0},
+		{0, 1, -1, 2, 0},
+		{0, 1, 1, 4, 0},
+		{0, 1, -1, 8, 1},
+	},
+}
+
 // Layouts of the winograd's source and destination. The 3×3 convolution is
 // always computed on "phase space" planes; the layout says how those map to
 // the caller's NCHW tensors.
@@ -79,19 +104,21 @@ const (
 )
 
 type winograd struct {
-	p         ConvParams // the 3×3, stride 1, pad 1 convolution in phase space
+	p         ConvParams // the 3×3 (r = 2: 2×2), stride 1 convolution in phase space
 	layout    int
 	orig      ConvParams // the convolution the caller asked for
 	mats      *winoMats
-	m, a      int       // output and input tile sizes
+	m, a, r   int       // output and input tile sizes, kernel size
+	groups    int       // output-channel groups with their own tiles (4: D2S with r = 2, else 1)
+	gOut      int       // output channels per group, p.COut/groups
 	th, tw, T int       // tiles per image (rows, cols) and over the batch
 	usz       int       // length of one packed U[ξ]
-	u         []float32 // a·a packed U[ξ] (packA layout), COut×CIn each
+	u         []float32 // [groups][a·a] packed U[ξ] (packA layout), gOut×CIn each
 	vsz       int       // length of one packed V[ξ]
-	v         []float32 // a·a packed V[ξ] (PackB layout), CIn×T each
+	v         []float32 // [groups][a·a] packed V[ξ] (PackB layout), CIn×T each
 	hp, wp    int       // padded plane: th·m+2 rows of tw·m+2
 	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
-	mo        []float32 // [a·a][COut][T]
+	mo        []float32 // [groups][a·a][gOut][T]
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
 	// xBase[c%xDiv] + y·xRS + x·xCS]; destinations likewise with y*.
@@ -104,7 +131,7 @@ type winograd struct {
 	phase    int
 	src, dst []float32
 	bias     []float32
-	gemms    []gemmArgs // one per ξ, fixed at construction
+	gemms    []gemmArgs // one per group and ξ, fixed at construction
 }
 
 // newWinograd plans F(m×m, 3×3) for q, which is a 3×3, stride 1, pad 1
@@ -121,11 +148,25 @@ type winograd struct {
 //     with 4·COut output channels (o,qy,qx), then depth-to-space.
 //
 // Both then cost 36/16·4 = 9 multiplications per input-output channel pair
-// and output pixel with F(4×4) instead of 16.
+// and output pixel with F(4×4, 3×3) instead of 16. Every phase kernel has
+// only 2×2 nonzero taps, though: at dy ∈ {0,1} or {-1,0} by phase, and
+// likewise dx. With m = 4 the plan uses that, F(4×4, 2×2) on 5×5 tiles, 25
+// products per 16 outputs (6.25 multiplications instead of 9):
+//
+//   - Conv2d: input phase (py, px) is read shifted by (py, px), so that its
+//     taps sit at {0,1}² (tap (ey, ex) is dy = ey-py, weight
+//     w[o, c, 2ey-py+1, 2ex-px+1]);
+//   - ConvTranspose2d: output phase (qy, qx) reads x[u+qy+ey-1, ...]
+//     (weight w[c, o, 3-qy-2ey, 3-qx-2ex]): its tiles start (qy, qx) later
+//     on the input padded by one, so the four phases are four groups of
+//     output channels, each with its own input tiles.
 func newWinograd(q ConvParams, m int) *winograd {
-	w := &winograd{orig: q, p: q, m: m, a: m + 2, mats: &winoF4}
+	w := &winograd{orig: q, p: q, m: m, a: m + 2, r: 3, groups: 1, mats: &winoF4}
 	if m == 2 {
 		w.mats = &winoF2
+	}
+	if m == 4 && q.KH == 4 {
+		w.r, w.a, w.mats = 2, 5, &winoF42
 	}
 	w.xC, w.xDiv, w.xPlane, w.xRS, w.xCS = q.CIn, 1, q.H*q.W, q.W, 1
 	w.yC, w.yDiv, w.yPlane, w.yRS, w.yCS = q.COut, 1, q.OutH()*q.OutW(), q.OutW(), 1
@@ -145,32 +186,57 @@ func newWinograd(q ConvParams, m int) *winograd {
 		w.xBase = [4]int{0, 1, q.W, q.W + 1}
 	}
 	w.p.KH, w.p.KW, w.p.Stride, w.p.Pad = 3, 3, 1, 1
+	if w.r == 2 && w.layout == layoutD2S {
+		w.groups = 4
+	}
+	w.gOut = w.p.COut / w.groups
 	p := w.p
 	oh, ow := p.OutH(), p.OutW()
 	w.th, w.tw = (oh+m-1)/m, (ow+m-1)/m
 	w.T = p.N * w.th * w.tw
-	aa := w.a * w.a
-	w.usz = packedASize(p.COut, p.CIn)
-	w.u = make([]float32, aa*w.usz)
+	aa, ng := w.a*w.a, w.groups*w.a*w.a
+	w.usz = packedASize(w.gOut, p.CIn)
+	w.u = make([]float32, ng*w.usz)
 	// The input transform writes V straight into the GEMM's packed B
 	// layout (zero past T, never written), so the products pack nothing.
 	w.vsz = PackedBSize(p.CIn, w.T)
-	w.v = make([]float32, aa*w.vsz)
+	w.v = make([]float32, ng*w.vsz)
 	// Each input plane is copied inside a zero border wide enough for
 	// every tile (written once, never touched again), so the tiles are
 	// read without range checks.
 	w.hp, w.wp = w.th*m+2, w.tw*m+2
 	w.pad = make([]float32, p.N*p.CIn*w.hp*w.wp)
-	w.mo = make([]float32, aa*p.COut*w.T)
-	w.gemms = make([]gemmArgs, aa)
-	for xi := range w.gemms {
-		w.gemms[xi] = gemmArgs{
-			ap: w.u[xi*w.usz : (xi+1)*w.usz], m: p.COut, k: p.CIn, n: w.T,
-			bp: w.v[xi*w.vsz : (xi+1)*w.vsz],
-			c:  w.mo[xi*p.COut*w.T : (xi+1)*p.COut*w.T], ldc: w.T,
+	cm := w.gOut * w.T
+	w.mo = make([]float32, ng*cm)
+	w.gemms = make([]gemmArgs, ng)
+	for gx := range w.gemms { // gx = group·a·a + ξ
+		w.gemms[gx] = gemmArgs{
+			ap: w.u[gx*w.usz : (gx+1)*w.usz], m: w.gOut, k: p.CIn, n: w.T,
+			bp: w.v[gx*w.vsz : (gx+1)*w.vsz],
+			c:  w.mo[gx*cm : (gx+1)*cm], ldc: w.T,
 		}
 	}
+	_ = aa
 	return w
+}
+
+// kernel2 writes the phase-space 2×2 kernel k[ey·2+ex] (r = 2) for output
+// channel o and input channel c, read from the caller's weights wt.
+func (w *winograd) kernel2(k *[4]float32, wt []float32, o, c int) {
+	q := w.orig
+	for ey := 0; ey < 2; ey++ {
+		for ex := 0; ex < 2; ex++ {
+			var v float32
+			if w.layout == layoutS2D { // c = (cx, py, px)
+				cx, py, px := c/4, c/2%2, c%2
+				v = wt[((o*q.CIn+cx)*4+2*ey-py+1)*4+2*ex-px+1]
+			} else { // o = (ox, qy, qx)
+				ox, qy, qx := o/4, o/2%2, o%2
+				v = wt[((c*q.COut+ox)*4+3-qy-2*ey)*4+3-qx-2*ex]
+			}
+			k[ey*2+ex] = v
+		}
+	}
 }
 
 // kernel3 writes the phase-space 3×3 kernel k[ky·3+kx] for output channel o
@@ -211,21 +277,36 @@ func (w *winograd) kernel3(k *[9]float32, wt []float32, o, c int) {
 // setWeights computes U[ξ][o][c] = (G g[o,c] Gᵀ)[ξ] in float64 for the
 // phase-space kernels g (see kernel3) and stores it in packA layout.
 func (w *winograd) setWeights(wt []float32) {
-	p, a, g := w.p, w.a, w.mats.g
+	p, a, r, g := w.p, w.a, w.r, w.mats.g
 	var tmp [6][3]float64
 	var k [9]float32
+	var k2 [4]float32
 	for o := 0; o < p.COut; o++ {
+		gr, og := o%w.groups, o/w.groups // group and row in it
 		for c := 0; c < p.CIn; c++ {
-			w.kernel3(&k, wt, o, c)
+			if r == 2 {
+				w.kernel2(&k2, wt, o, c)
+				copy(k[:], k2[:])
+			} else {
+				w.kernel3(&k, wt, o, c)
+			}
 			for i := 0; i < a; i++ { // tmp = G·g
-				for j := 0; j < 3; j++ {
-					tmp[i][j] = g[i][0]*float64(k[j]) + g[i][1]*float64(k[3+j]) + g[i][2]*float64(k[6+j])
+				for j := 0; j < r; j++ {
+					var s float64
+					for t := 0; t < r; t++ {
+						s += g[i][t] * float64(k[t*r+j])
+					}
+					tmp[i][j] = s
 				}
 			}
+			at := (gr*a*a)*w.usz + packedAt(w.gOut, p.CIn, og, c)
 			for i := 0; i < a; i++ { // U = tmp·Gᵀ
 				for j := 0; j < a; j++ {
-					u := tmp[i][0]*g[j][0] + tmp[i][1]*g[j][1] + tmp[i][2]*g[j][2]
-					w.u[(i*a+j)*w.usz+packedAt(p.COut, p.CIn, o, c)] = float32(u)
+					var u float64
+					for t := 0; t < r; t++ {
+						u += tmp[i][t] * g[j][t]
+					}
+					w.u[(i*a+j)*w.usz+at] = float32(u)
 				}
 			}
 		}
@@ -251,7 +332,7 @@ func (w *winograd) forward(dst, src, bias []float32, t *team) {
 	w.phase = winoInput
 	t.parallel(w, w.p.CIn, &t.ws)
 	w.phase = winoGEMM
-	t.parallel(w, w.a*w.a, &t.ws)
+	t.parallel(w, len(w.gemms), &t.ws)
 	w.phase = winoOutput
 	t.parallel(w, w.p.COut, &t.ws)
 	w.src, w.dst, w.bias = nil, nil, nil
@@ -278,7 +359,7 @@ func (w *winograd) runRange(lo, hi int, ws *workspace) {
 // inputChannel computes V[ξ][c][t] = (Bᵀ d B)[ξ] for every tile t of
 // channel c, d being the a×a input patch at (ty·m-1, tx·m-1), zero outside.
 func (w *winograd) inputChannel(c int) {
-	p, a, m, bt := w.p, w.a, w.m, w.mats.bt
+	p, a, m := w.p, w.a, w.m
 	var d, tmp [6][6]float32
 	tiles := w.th * w.tw
 	hp, wp := w.hp, w.wp
@@ -287,8 +368,15 @@ func (w *winograd) inputChannel(c int) {
 		plane := w.src[sc*w.xPlane : (sc+1)*w.xPlane]
 		base, rs, cs := w.xBase[c%w.xDiv], w.xRS, w.xCS
 		pad := w.pad[(n*p.CIn+c)*hp*wp : (n*p.CIn+c+1)*hp*wp]
-		for y := 0; y < p.H; y++ { // pixel (y, x) at pad[(y+1)·wp + x+1]
-			row := pad[(y+1)*wp+1 : (y+1)*wp+1+p.W]
+		// Pixel (y, x) goes to pad[(y+oy)·wp + x+ox]: one row and column
+		// of zeros before it for pad 1; for F(4×4, 2×2) on a Conv2d, the
+		// phase's own shift (see newWinograd).
+		oy, ox := 1, 1
+		if w.r == 2 && w.layout == layoutS2D {
+			oy, ox = c/2%2, c%2
+		}
+		for y := 0; y < p.H; y++ {
+			row := pad[(y+oy)*wp+ox : (y+oy)*wp+ox+p.W]
 			src := plane[base+y*rs:]
 			if cs == 1 {
 				src = src[:len(row)]
@@ -301,46 +389,57 @@ func (w *winograd) inputChannel(c int) {
 				row[x] = src[x*cs]
 			}
 		}
-		for ty := 0; ty < w.th; ty++ {
-			for tx := 0; tx < w.tw; tx++ {
-				off := packedBAt(p.CIn, w.T, c, n*tiles+ty*w.tw+tx) // V[0][c][t]
-				patch := pad[ty*m*wp+tx*m:]                         // d[i][j] = patch[i·wp + j]
-				switch m {
-				case 4:
-					w.inputF4(patch, wp, off)
-					continue
-				case 2:
-					w.inputF2(patch, wp, off)
-					continue
-				}
-				for i := 0; i < a; i++ {
-					for j := 0; j < a; j++ {
-						d[i][j] = patch[i*wp+j]
-					}
-				}
-				for i := 0; i < a; i++ { // tmp = Bᵀ·d
-					for j := 0; j < a; j++ {
-						var s float32
-						for k := 0; k < a; k++ {
-							if f := bt[i][k]; f != 0 {
-								s += f * d[k][j]
-							}
-						}
-						tmp[i][j] = s
-					}
-				}
-				for i := 0; i < a; i++ { // V = tmp·B
-					for j := 0; j < a; j++ {
-						var s float32
-						for k := 0; k < a; k++ {
-							if f := bt[j][k]; f != 0 {
-								s += tmp[i][k] * f
-							}
-						}
-						w.v[(i*a+j)*w.vsz+off] = s
-					}
+		for gr := 0; gr < w.groups; gr++ {
+			sy, sx := gr/2, gr%2 // D2S group (qy, qx): its tiles start that much later
+			for ty := 0; ty < w.th; ty++ {
+				for tx := 0; tx < w.tw; tx++ {
+					w.inputTile(pad[(ty*m+sy)*wp+tx*m+sx:], gr*a*a*w.vsz+packedBAt(p.CIn, w.T, c, n*tiles+ty*w.tw+tx), &d, &tmp)
 				}
 			}
+		}
+	}
+}
+
+// inputTile stores V = Bᵀ d B for one tile (d[i][j] = patch[i·wp + j]) at
+// w.v[off + ξ·vsz].
+func (w *winograd) inputTile(patch []float32, off int, d, tmp *[6][6]float32) {
+	a, wp, bt := w.a, w.wp, w.mats.bt
+	switch {
+	case a == 6:
+		w.inputF4(patch, wp, off)
+		return
+	case a == 5 && w.m == 4:
+		w.inputF42(patch, wp, off)
+		return
+	case a == 4:
+		w.inputF2(patch, wp, off)
+		return
+	}
+	for i := 0; i < a; i++ {
+		for j := 0; j < a; j++ {
+			d[i][j] = patch[i*wp+j]
+		}
+	}
+	for i := 0; i < a; i++ { // tmp = Bᵀ·d
+		for j := 0; j < a; j++ {
+			var s float32
+			for k := 0; k < a; k++ {
+				if f := bt[i][k]; f != 0 {
+					s += f * d[k][j]
+				}
+			}
+			tmp[i][j] = s
+		}
+	}
+	for i := 0; i < a; i++ { // V = tmp·B
+		for j := 0; j < a; j++ {
+			var s float32
+			for k := 0; k < a; k++ {
+				if f := bt[j][k]; f != 0 {
+					s += tmp[i][k] * f
+				}
+			}
+			w.v[(i*a+j)*w.vsz+off] = s
 		}
 	}
 }
@@ -357,14 +456,15 @@ func (w *winograd) outputChannel(o int) {
 	var mm [6][6]float32
 	var tmp [4][6]float32
 	tiles := w.th * w.tw
-	mo, stride := w.mo, p.COut*w.T
+	stride := w.gOut * w.T // between consecutive ξ
+	mo := w.mo[(o%w.groups)*a*a*stride+(o/w.groups)*w.T:]
 	for n := 0; n < p.N; n++ {
 		dc := n*w.yC + o/w.yDiv
 		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				t := n*tiles + ty*w.tw + tx
-				idx := o*w.T + t         // M[ξ][o][t], ξ = i·a + j
+				idx := t                 // M[ξ][o][t], ξ = i·a + j
 				for i := 0; i < a; i++ { // nested: no division per element (a runtime call under wasm)
 					r := &mm[i]
 					for j := 0; j < a; j++ {
@@ -372,11 +472,14 @@ func (w *winograd) outputChannel(o int) {
 						idx += stride
 					}
 				}
-				switch m {
-				case 4:
+				switch {
+				case a == 6:
 					w.outputF4(&mm, &out, ty, tx, bias)
 					continue
-				case 2:
+				case a == 5 && m == 4:
+					w.outputF42(&mm, &out, ty, tx, bias)
+					continue
+				case a == 4:
 					w.outputF2(&mm, &out, ty, tx, bias)
 					continue
 				}
@@ -451,6 +554,82 @@ func at6(x0, x1, x2, x3, x4, x5 float32) (y0, y1, y2, y3 float32) {
 	y2 = s12 + 4*s34
 	y3 = d12 + 8*d34 + x5
 	return
+}
+
+// bt5 is Bᵀ·x for one column x of a 5×5 F(4, 2) tile.
+func bt5(x0, x1, x2, x3, x4 float32) (y0, y1, y2, y3, y4 float32) {
+	y0 = 2*(x0-x2) - x1 + x3
+	y1 = x3 - 2*x1 - x2
+	y2 = 2*x1 - 3*x2 + x3
+	y3 = x3 - x1
+	y4 = 2*(x1-x3) - x2 + x4
+	return
+}
+
+// at5 is Aᵀ·x for one column x of a 5×5 F(4, 2) product tile.
+func at5(x0, x1, x2, x3, x4 float32) (y0, y1, y2, y3 float32) {
+	s12, d12 := x1+x2, x1-x2
+	y0 = x0 + s12 + x3
+	y1 = d12 + 2*x3
+	y2 = s12 + 4*x3
+	y3 = d12 + 8*x3 + x4
+	return
+}
+
+// inputF42 stores V = Bᵀ d B for one F(4×4, 2×2) tile (d[i][j] =
+// x[i·ws + j], 5×5) at w.v[off + ξ·vsz].
+func (w *winograd) inputF42(x []float32, ws, off int) {
+	var tmp [5][5]float32
+	x = x[:4*ws+5]
+	for j := 0; j < 5; j++ {
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j] = bt5(x[j], x[ws+j], x[2*ws+j], x[3*ws+j], x[4*ws+j])
+	}
+	stride := w.vsz
+	v := w.v[off:]
+	for i := 0; i < 5; i++ {
+		r := &tmp[i]
+		y0, y1, y2, y3, y4 := bt5(r[0], r[1], r[2], r[3], r[4])
+		base := i * 5 * stride
+		v[base] = y0
+		v[base+stride] = y1
+		v[base+2*stride] = y2
+		v[base+3*stride] = y3
+		v[base+4*stride] = y4
+	}
+}
+
+// outputF42 writes Y = Aᵀ M A + bias for one F(4×4, 2×2) tile (M in mm's
+// top-left 5×5) into out (in range only).
+func (w *winograd) outputF42(mm *[6][6]float32, out *outPlane, ty, tx int, bias float32) {
+	var tmp [4][5]float32
+	for j := 0; j < 5; j++ {
+		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = at5(mm[0][j], mm[1][j], mm[2][j], mm[3][j], mm[4][j])
+	}
+	for i := 0; i < 4; i++ {
+		oy := ty*4 + i
+		if oy >= out.h {
+			break
+		}
+		r := &tmp[i]
+		y0, y1, y2, y3 := at5(r[0], r[1], r[2], r[3], r[4])
+		ox := tx * 4
+		if ox+4 <= out.w && out.cs == 1 {
+			row := out.plane[out.base+oy*out.rs+ox : out.base+oy*out.rs+ox+4]
+			row[0], row[1], row[2], row[3] = y0+bias, y1+bias, y2+bias, y3+bias
+			continue
+		}
+		if ox+4 <= out.w {
+			row := out.plane[out.base+oy*out.rs+ox*out.cs : out.base+oy*out.rs+(ox+3)*out.cs+1]
+			cs := out.cs
+			row[0], row[cs], row[2*cs], row[3*cs] = y0+bias, y1+bias, y2+bias, y3+bias
+			continue
+		}
+		for j, y := range [4]float32{y0, y1, y2, y3} {
+			if ox+j < out.w {
+				out.set(oy, ox+j, y+bias)
+			}
+		}
+	}
 }
 
 // inputF4 stores V = Bᵀ d B for one tile of one channel, whose V[0]
