@@ -89,6 +89,7 @@ deps-torch:
 
 goldens: deps-torch
 	/usr/bin/python3 internal/golden/gen.py
+	/usr/bin/python3 internal/golden/gen_train.py
 
 clean:
 	rm -rf bin dist
