@@ -1,5 +1,10 @@
 package train
 
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
 // ---------------------------------------------------------------------------
 // One forward/backward pass of the causal layer on one sample (see
 // causal.go for the math). Buffers are allocated once per shard.
@@ -32,49 +37,42 @@ func newGatCache(n, maxHeads, c, fin, maxE int) *gatCache {
 		dxl: make([]float64, n*maxHeads*c), dxr: make([]float64, n*maxHeads*c), dattr: make([]float64, maxE)}
 }
 
-// linearHeads writes y[i, slot·c+q] = b[h·c+q] + Σ_f w[(h·c+q)·fin+f]·in[i,f].
+// linearHeads writes y[i, slot·c+q] = b[h·c+q] + Σ_f w[(h·c+q)·fin+f]·in[i,f]
+// for the heads computed (head heads[slot] into slot), one GEMM per head:
+// Y_slot [n, c] (row stride nh·c) = In [n, fin] · W_h^T.
 func linearHeads(y, w, b, in []float64, n, fin, c int, heads []int) {
 	nh := len(heads)
-	for i := 0; i < n; i++ {
-		xi := in[i*fin : (i+1)*fin]
-		for s, h := range heads {
-			for q := 0; q < c; q++ {
-				row := w[(h*c+q)*fin : (h*c+q+1)*fin]
-				sum := b[h*c+q]
-				for f, v := range xi {
-					sum += row[f] * v
-				}
-				y[(i*nh+s)*c+q] = sum
-			}
+	X := blas64.General{Rows: n, Cols: fin, Stride: fin, Data: in[:n*fin]}
+	for s, h := range heads {
+		Y := blas64.General{Rows: n, Cols: c, Stride: nh * c, Data: y[s*c : (n-1)*nh*c+(s+1)*c]}
+		for i := 0; i < n; i++ {
+			copy(Y.Data[i*nh*c:i*nh*c+c], b[h*c:(h+1)*c])
 		}
+		W := blas64.General{Rows: c, Cols: fin, Stride: fin, Data: w[h*c*fin : (h+1)*c*fin]}
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 1, Y)
 	}
 }
 
 // linearHeadsBackward adds dW, db from dy and, when din is not nil, the
-// input gradient din[i,f] += Σ w·dy.
+// input gradient din[i,f] += Σ w·dy: per head dW_h += dY_slot^T · In and
+// dIn += dY_slot · W_h.
 func linearHeadsBackward(dw, db, din, w, in, dy []float64, n, fin, c int, heads []int) {
 	nh := len(heads)
-	for i := 0; i < n; i++ {
-		xi := in[i*fin : (i+1)*fin]
-		for s, h := range heads {
-			for q := 0; q < c; q++ {
-				g := dy[(i*nh+s)*c+q]
-				if g == 0 {
-					continue
-				}
-				db[h*c+q] += g
-				row := dw[(h*c+q)*fin : (h*c+q+1)*fin]
-				for f, v := range xi {
-					row[f] += g * v
-				}
-				if din != nil {
-					wr := w[(h*c+q)*fin : (h*c+q+1)*fin]
-					di := din[i*fin : (i+1)*fin]
-					for f, v := range wr {
-						di[f] += g * v
-					}
-				}
+	X := blas64.General{Rows: n, Cols: fin, Stride: fin, Data: in[:n*fin]}
+	for s, h := range heads {
+		dY := blas64.General{Rows: n, Cols: c, Stride: nh * c, Data: dy[s*c : (n-1)*nh*c+(s+1)*c]}
+		for i := 0; i < n; i++ {
+			row := dY.Data[i*nh*c : i*nh*c+c]
+			bh := db[h*c : (h+1)*c]
+			for q, g := range row {
+				bh[q] += g
 			}
+		}
+		dW := blas64.General{Rows: c, Cols: fin, Stride: fin, Data: dw[h*c*fin : (h+1)*c*fin]}
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, dY, X, 1, dW)
+		if din != nil {
+			W := blas64.General{Rows: c, Cols: fin, Stride: fin, Data: w[h*c*fin : (h+1)*c*fin]}
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, dY, W, 1, blas64.General{Rows: n, Cols: fin, Stride: fin, Data: din[:n*fin]})
 		}
 	}
 }
@@ -182,4 +180,52 @@ func gatBackward(g, dg gatP, gc *gatCache, dout, din []float64, n int, e *edges)
 	}
 	linearHeadsBackward(dg.wl, dg.bl, din, g.wl, gc.in, gc.dxl, n, gc.fin, c, gc.heads)
 	linearHeadsBackward(dg.wr, dg.br, din, g.wr, gc.in, gc.dxr, n, gc.fin, c, gc.heads)
+}
+
+// linearHeadsNaive is linearHeads as plain loops (the twin its test checks
+// against): it writes y[i, slot·c+q] = b[h·c+q] + Σ_f w[(h·c+q)·fin+f]·in[i,f].
+func linearHeadsNaive(y, w, b, in []float64, n, fin, c int, heads []int) {
+	nh := len(heads)
+	for i := 0; i < n; i++ {
+		xi := in[i*fin : (i+1)*fin]
+		for s, h := range heads {
+			for q := 0; q < c; q++ {
+				row := w[(h*c+q)*fin : (h*c+q+1)*fin]
+				sum := b[h*c+q]
+				for f, v := range xi {
+					sum += row[f] * v
+				}
+				y[(i*nh+s)*c+q] = sum
+			}
+		}
+	}
+}
+
+// linearHeadsBackwardNaive is linearHeadsBackward as plain loops: it adds dW, db from dy and, when din is not nil, the
+// input gradient din[i,f] += Σ w·dy.
+func linearHeadsBackwardNaive(dw, db, din, w, in, dy []float64, n, fin, c int, heads []int) {
+	nh := len(heads)
+	for i := 0; i < n; i++ {
+		xi := in[i*fin : (i+1)*fin]
+		for s, h := range heads {
+			for q := 0; q < c; q++ {
+				g := dy[(i*nh+s)*c+q]
+				if g == 0 {
+					continue
+				}
+				db[h*c+q] += g
+				row := dw[(h*c+q)*fin : (h*c+q+1)*fin]
+				for f, v := range xi {
+					row[f] += g * v
+				}
+				if din != nil {
+					wr := w[(h*c+q)*fin : (h*c+q+1)*fin]
+					di := din[i*fin : (i+1)*fin]
+					for f, v := range wr {
+						di[f] += g * v
+					}
+				}
+			}
+		}
+	}
 }
