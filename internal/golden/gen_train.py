@@ -61,8 +61,17 @@ lo = float32(v - hi), about 48 bits):
   io.ct.{mode}.ce{,_lo}        [B] per-sample CE (causal: the per-sample loss)
   io.ct.{mode}.grad.NAME{,_lo} gradient of the batch loss for every ct_layer tensor
   io.ct.{mode}.masked          [B, P] number of masked nodes (diagnostics)
-VQ-VAE step (io.vq.*): see gen_vqvae_step.
-Metadata: ct_config, ct_losses, dropout, seed, min_margins.
+VQ-VAE phase step (config VQ below, batch 2, float64 from float32 weights):
+  loss = MSE(decode(z_e + sg(z_q - z_e)), x) + beta * MSE(sg(z_q), z_e) + MSE(z_q, sg(z_e))
+  encoder.*, vq_layer.*, decoder.*  weights (official state_dict names)
+  io.vq.x [B, C, S, S], io.vq.codes [B, 1, h, w]
+  io.vq.loss{,_lo}, io.vq.recon_mse{,_lo}, io.vq.vq_mse{,_lo}   []
+  io.vq.grad.NAME              gradient of every VQ-VAE tensor (float32: the Go
+                               side is float32)
+Metadata: ct_config, ct_losses, dropout, ct_seed, ct_min_margins (gumbel:
+|(l1+g1)-(l0+g0)|, clamp: |v - 1e-4| / 1e-4 over every clamped value), vq_config,
+vq_beta, vq_seed, vq_min_margins (argmin as gen.py; kink: min |ReLU input| /
+its layer's max).
 """
 import hashlib
 import json
@@ -330,6 +339,69 @@ def gen_causal(rec):
             "ct_seed": seed, "ct_min_margins": json.dumps({k: float("%.3g" % v) for k, v in marg.m.items()})}
 
 
+# ---------------------------------------------------------------- VQ-VAE phase step
+
+# Tiny VQ-VAE (codebooks 1, as the trainer requires): latent 4x4, 5 codes of 3 dims.
+VQ = dict(in_channels=2, img_size=16, hidden_dims=[4, 6], embedding_dim=3, num_embeddings=5,
+          codebooks=1, residual_layers=1)
+VQ_BETA = 0.25
+VQ_BATCH = 2
+# Every ReLU/LeakyReLU input must be this far from 0 relative to its layer's
+# largest magnitude, so that the Go trainer's float32 forward cannot take the
+# other branch of a kink.
+KINK = 1e-4
+
+
+def gen_vqvae_step(rec):
+    """One VQ-VAE phase step (MODEL.md "Losses"): loss = MSE(decode(z_e +
+    sg(z_q - z_e)), x) + beta * MSE(sg(z_q), z_e) + MSE(z_q, sg(z_e)), float64
+    from float32 weights and images; gradients of every VQ-VAE tensor."""
+    for seed in range(500, 700):
+        torch.manual_seed(seed)
+        model = gen.CTVAE(VQ)
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(VQ_BATCH, VQ["in_channels"], VQ["img_size"], VQ["img_size"], generator=g)
+        with torch.no_grad():
+            gen.fit_codebooks(model, model.encode(x), g, 1.5)
+        model = model.double()
+        kink = [math.inf]
+
+        def hook(_m, inp, _out):
+            v = inp[0].detach().abs()
+            kink[0] = min(kink[0], float(v.min() / v.max()))
+        hooks = [m.register_forward_hook(hook) for m in model.modules()
+                 if isinstance(m, (torch.nn.LeakyReLU, torch.nn.ReLU))]
+        xd = x.double()
+        ze = model.encode(xd)
+        codes, zq, marg = model.vq_layer(ze)
+        recon = model.decode(ze + (zq - ze).detach())
+        for h in hooks:
+            h.remove()
+        mse = F.mse_loss(zq.detach(), ze)
+        loss = F.mse_loss(recon, xd) + VQ_BETA * mse + F.mse_loss(zq, ze.detach())
+        used = len(set(codes.flatten().tolist()))
+        if float(marg.min()) > gen.TIE_REL and kink[0] > KINK and used >= 4:
+            break
+    else:
+        raise SystemExit("gen_train: no VQ-VAE seed without near-ties")
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    for k, t in model.state_dict().items():
+        rec[k] = t.float()
+    for k, t in model.named_parameters():
+        rec["io.vq.grad." + k] = t.grad.float()
+    rec["io.vq.x"] = x
+    rec["io.vq.codes"] = codes
+    rec["io.vq.loss"], rec["io.vq.loss_lo"] = split(loss)
+    rec["io.vq.recon_mse"], rec["io.vq.recon_mse_lo"] = split(F.mse_loss(recon, xd))
+    rec["io.vq.vq_mse"], rec["io.vq.vq_mse_lo"] = split(mse)
+    print("vqvae: seed %d loss %.6f codes used %d argmin margin %.3g kink %.3g" % (
+        seed, float(loss), used, float(marg.min()), kink[0]))
+    return {"vq_config": json.dumps(VQ), "vq_beta": repr(VQ_BETA), "vq_seed": seed,
+            "vq_min_margins": json.dumps({"argmin": float("%.3g" % float(marg.min())),
+                                          "kink": float("%.3g" % kink[0])})}
+
+
 # ---------------------------------------------------------------- output
 
 def write(name, tensors, meta):
@@ -352,4 +424,5 @@ if __name__ == "__main__":
     check_hard_gumbel()
     rec = {}
     meta = gen_causal(rec)
+    meta.update(gen_vqvae_step(rec))
     write("train_step.safetensors", rec, meta)
