@@ -93,6 +93,7 @@ type Root struct {
 	RetTotal  int
 	RetErr    string
 	Bars      []state.Bar
+	barsVer   uint64 // NextVersion of Bars
 	Verdict   string
 	retCancel context.CancelFunc
 	Samples   string
@@ -161,6 +162,9 @@ func (c *Root) DrawCanvases() {
 	if s := c.History.Current(); s != nil {
 		_ = c.P.Fill("grid-cells", s.Ver, c.GridHTML)
 		c.drawCell()
+	}
+	if len(c.Bars) > 0 {
+		_ = c.P.Fill("bars", c.barsVer, c.BarsHTML)
 	}
 }
 
@@ -977,7 +981,7 @@ func (c *Root) Retrieve() {
 				c.RetErr = "the engine's retrieval answer lacks its result"
 				return
 			}
-			c.Bars = state.Bars(r, truth.Action)
+			c.Bars, c.barsVer = state.Bars(r, truth.Action), state.NextVersion()
 			c.Verdict = state.Verdict(r, truth, c.actionName)
 			c.RetNotice = resp.Head.Notice
 		})

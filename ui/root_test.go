@@ -133,6 +133,10 @@ func TestRootLoadEditRetrieve(t *testing.T) {
 	if len(c.Bars) != 2 || !c.Bars[0].Best || !c.Bars[1].True || !strings.Contains(c.Verdict, "differs from the applied action f-") {
 		t.Fatalf("bars %+v verdict %q", c.Bars, c.Verdict)
 	}
+	want := `<tr class="best "><th scope="row">f+</th><td class="barcell">`
+	if h := c.BarsHTML(); !strings.HasPrefix(h, want) || !strings.Contains(h, `<th scope="row">f- (known)</th>`) || !strings.Contains(h, `width="100.00"`) {
+		t.Fatalf("bars markup %s", h)
+	}
 	c.Undo()
 	if c.History.Len() != 1 || c.LastStep != nil {
 		t.Fatal("undo must return to the reconstruction and clear the result")

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"html"
 	"math"
 	"strconv"
 	"strings"
@@ -184,8 +185,20 @@ func (c *Root) LoadText() string {
 	return state.Bytes(c.LoadDone)
 }
 
-// BarWidth is a bar's length as an SVG percentage.
-func BarWidth(b state.Bar) string { return strconv.FormatFloat(100*b.Width, 'f', 2, 64) + "%" }
+// BarsHTML is the body of the retrieval's bar chart, one row per action
+// (the known action marked, the best one highlighted). As vugu nodes its
+// rows were re-sent on every render of the page; the platform puts this
+// markup only when a retrieval gives new bars (see DrawCanvases).
+func (c *Root) BarsHTML() string {
+	var b strings.Builder
+	for _, bar := range c.Bars {
+		b.WriteString(`<tr class="` + barClass(bar) + `"><th scope="row">` + html.EscapeString(bar.Name+truthMark(bar)) +
+			`</th><td class="barcell"><svg xmlns="http://www.w3.org/2000/svg" class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">` +
+			`<rect x="0" y="0" width="` + strconv.FormatFloat(100*bar.Width, 'f', 2, 64) + `" height="10"></rect></svg></td><td class="num">` +
+			html.EscapeString(bar.Text) + `</td></tr>`)
+	}
+	return b.String()
+}
 
 // TimingText formats one row of the timings table.
 func TimingText(ms float64) string { return state.Millis(ms) }

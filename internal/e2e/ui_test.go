@@ -502,7 +502,7 @@ func TestBrowserUI(t *testing.T) {
 	t.Logf("small model: codes equal the native engine's; canvases within %d of its 8-bit levels", worst)
 
 	// ---------------------------------------------------------------- retrieve: which action turns sample 3's x into its y?
-	verdictGone, verdictShown := `!document.querySelector('p.verdict')`, `!!document.querySelector('p.verdict')`
+	verdictGone, verdictShown := `!document.querySelector('p.verdict')`, `!!document.querySelector('p.verdict') && !!document.querySelector('table.bars tr.best th')`
 	bestJS := `__e2e.text('table.bars tr.best th').replace(/ \(known\)$/, '')`
 	p.act("retrieve (small)", xRetrieve, verdictGone, verdictShown, time.Minute)
 	ret, err := small.Retrieve(context.Background(), s3.x, s3.y, 1, nil)
@@ -872,7 +872,7 @@ func TestBrowserUIWorkerCrash(t *testing.T) {
 	p.act("intervene after the crash", xPad("floor_hue+"), "", historyIs("scale+ → floor_hue+"), time.Minute)
 	codes, _ = intervene(t, small, codes, "floor_hue+")
 	sameCodes(t, "intervene after the crash", p.codes(), codes)
-	verdictGone, verdictShown := `!document.querySelector('p.verdict')`, `!!document.querySelector('p.verdict')`
+	verdictGone, verdictShown := `!document.querySelector('p.verdict')`, `!!document.querySelector('p.verdict') && !!document.querySelector('table.bars tr.best th')`
 	p.act("retrieve after the crash", xRetrieve, verdictGone, verdictShown, time.Minute)
 	ret, err := small.Retrieve(context.Background(), s1.x, s1.y, 1, nil)
 	if err != nil {

@@ -55,6 +55,9 @@ func run() (err error) {
 		env.RLock()
 		res := build.RunBuild(root)
 		env.RUnlock()
+		for _, n := range res.Out.Out {
+			ui.Compact(n)
+		}
 		t1 := p.Now()
 		if err := renderer.Render(res); err != nil {
 			return err
