@@ -190,16 +190,14 @@ func hardGumbel(p, g0, g1 float64) (hard, soft, ds float64) {
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
 
+// leakyF and leakyD are LeakyReLU and its derivative without a branch: the
+// sign of z is random in the attention loops, and mispredicted branches
+// cost more than the arithmetic (the result can differ from z·slope or z
+// in the last bit).
 func leakyF(z, slope float64) float64 {
-	if z < 0 {
-		return z * slope
-	}
-	return z
+	return 0.5*(1+slope)*z + 0.5*(1-slope)*math.Abs(z)
 }
 
 func leakyD(z, slope float64) float64 {
-	if z < 0 {
-		return slope
-	}
-	return 1
+	return 0.5*(1+slope) + 0.5*(1-slope)*math.Copysign(1, z)
 }
