@@ -633,7 +633,9 @@ func softmaxEdges(sc []float32, edges, heads int) {
 	for h := 0; h < heads; h++ {
 		mx := float32(math.Inf(-1))
 		for e := 0; e < edges; e++ {
-			mx = max(mx, sc[e*heads+h])
+			if v := sc[e*heads+h]; v > mx { // not max(): a runtime call under wasm; same result (a NaN score gives NaN weights either way)
+				mx = v
+			}
 		}
 		var sum float32
 		for e := 0; e < edges; e++ {

@@ -35,7 +35,9 @@ func Softmax(x []float32, rows, cols int) {
 		row := x[r*cols : (r+1)*cols]
 		mx := float32(math.Inf(-1))
 		for _, v := range row {
-			mx = max(mx, v)
+			if v > mx { // not max(): a runtime call under wasm (NaN and -0 rules that cannot change the result here)
+				mx = v
+			}
 		}
 		var s float64
 		for j, v := range row {
