@@ -245,7 +245,10 @@ func (w *winograd) kernel3(k *[9]float32, wt []float32, o, c int) {
 	q := w.orig
 	switch w.layout {
 	case layoutPlain:
-		copy(k[:], wt[(o*q.CIn+c)*9:(o*q.CIn+c+1)*9])
+		src := wt[(o*q.CIn+c)*9 : (o*q.CIn+c+1)*9]
+		for i := range k { // not copy: a host call under wasm
+			k[i] = src[i]
+		}
 		return
 	case layoutS2D: // c = (cx, py, px)
 		cx, py, px := c/4, c/2%2, c%2
@@ -275,38 +278,58 @@ func (w *winograd) kernel3(k *[9]float32, wt []float32, o, c int) {
 }
 
 // setWeights computes U[ξ][o][c] = (G g[o,c] Gᵀ)[ξ] in float64 for the
-// phase-space kernels g (see kernel3) and stores it in packA layout.
+// phase-space kernels g (see kernel3 and kernel2) and stores it in packA
+// layout. The default model's layers hold 40 M of these values, so the
+// loops are written for speed: G in a fixed array, the kernel in locals,
+// each row of G·g and of U unrolled over the kernel's taps (the sums are
+// the plain formula's, term by term in tap order).
 func (w *winograd) setWeights(wt []float32) {
-	p, a, r, g := w.p, w.a, w.r, w.mats.g
+	p, a, r := w.p, w.a, w.r
+	var g [6][3]float64
+	for i := 0; i < a; i++ {
+		copy(g[i][:r], w.mats.g[i])
+	}
 	var tmp [6][3]float64
 	var k [9]float32
 	var k2 [4]float32
 	for o := 0; o < p.COut; o++ {
 		gr, og := o%w.groups, o/w.groups // group and row in it
+		u := w.u[gr*a*a*w.usz:]
 		for c := 0; c < p.CIn; c++ {
+			at := packedAt(w.gOut, p.CIn, og, c)
 			if r == 2 {
 				w.kernel2(&k2, wt, o, c)
-				copy(k[:], k2[:])
-			} else {
-				w.kernel3(&k, wt, o, c)
-			}
-			for i := 0; i < a; i++ { // tmp = G·g
-				for j := 0; j < r; j++ {
-					var s float64
-					for t := 0; t < r; t++ {
-						s += g[i][t] * float64(k[t*r+j])
-					}
-					tmp[i][j] = s
+				k00, k01, k10, k11 := float64(k2[0]), float64(k2[1]), float64(k2[2]), float64(k2[3])
+				for i := 0; i < a; i++ { // tmp = G·g
+					gi := &g[i]
+					tmp[i][0] = gi[0]*k00 + gi[1]*k10
+					tmp[i][1] = gi[0]*k01 + gi[1]*k11
 				}
-			}
-			at := (gr*a*a)*w.usz + packedAt(w.gOut, p.CIn, og, c)
-			for i := 0; i < a; i++ { // U = tmp·Gᵀ
-				for j := 0; j < a; j++ {
-					var u float64
-					for t := 0; t < r; t++ {
-						u += tmp[i][t] * g[j][t]
+				idx := at
+				for i := 0; i < a; i++ { // U = tmp·Gᵀ
+					t0, t1 := tmp[i][0], tmp[i][1]
+					for j := 0; j < a; j++ {
+						u[idx] = float32(t0*g[j][0] + t1*g[j][1])
+						idx += w.usz
 					}
-					w.u[(i*a+j)*w.usz+at] = float32(u)
+				}
+				continue
+			}
+			w.kernel3(&k, wt, o, c)
+			k0, k1, k2, k3, k4, k5, k6, k7, k8 := float64(k[0]), float64(k[1]), float64(k[2]), float64(k[3]), float64(k[4]), float64(k[5]), float64(k[6]), float64(k[7]), float64(k[8])
+			for i := 0; i < a; i++ { // tmp = G·g
+				gi := &g[i]
+				tmp[i][0] = gi[0]*k0 + gi[1]*k3 + gi[2]*k6
+				tmp[i][1] = gi[0]*k1 + gi[1]*k4 + gi[2]*k7
+				tmp[i][2] = gi[0]*k2 + gi[1]*k5 + gi[2]*k8
+			}
+			idx := at
+			for i := 0; i < a; i++ { // U = tmp·Gᵀ
+				t0, t1, t2 := tmp[i][0], tmp[i][1], tmp[i][2]
+				for j := 0; j < a; j++ {
+					gj := &g[j]
+					u[idx] = float32(t0*gj[0] + t1*gj[1] + t2*gj[2])
+					idx += w.usz
 				}
 			}
 		}
