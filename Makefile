@@ -47,7 +47,7 @@ test-e2e: deps-chromium
 
 # In-browser latency of intervene and retrieve (default config) and wasm sizes.
 bench-browser: deps-chromium
-	$(GO) test -count=1 -v -run TestBrowser ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|load'
+	$(GO) test -count=1 -v -run TestBrowser ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|default config: load'
 
 
 test-wasm: deps-node

@@ -471,14 +471,16 @@ func (c *Root) load(data []byte, title, note string, untrained bool) {
 func (c *Root) fillGallery() {
 	var ds string
 	var gen uint64
-	c.locked(func() {
-		c.galleryGen++
-		gen = c.galleryGen
-		c.GalleryBusy, c.Gallery = true, make([]GalleryItem, 0, gallerySize) // appends keep &c.Gallery[i] valid
-		if c.Info != nil {
-			ds = c.Info.Dataset
-		}
-	})
+	// No render of its own: the first sample's reconstruction, which
+	// follows at once, renders it (each render takes the page's thread).
+	c.env.Lock()
+	c.galleryGen++
+	gen = c.galleryGen
+	c.GalleryBusy, c.Gallery = true, make([]GalleryItem, 0, gallerySize) // appends keep &c.Gallery[i] valid
+	if c.Info != nil {
+		ds = c.Info.Dataset
+	}
+	c.env.UnlockOnly()
 	var err error
 	if ds == "" {
 		err = errors.New("the model records no dataset, so there are no samples to show; upload an image instead")
@@ -489,17 +491,20 @@ func (c *Root) fillGallery() {
 			break
 		}
 		var first *state.Image
-		stale := false
-		c.locked(func() {
-			if stale = gen != c.galleryGen; stale {
-				return // another model was loaded meanwhile: its own gallery is being filled
-			}
+		c.env.Lock()
+		stale := gen != c.galleryGen // another model was loaded meanwhile: its own gallery is being filled
+		if !stale {
 			c.Gallery = append(c.Gallery, item)
 			if len(c.Gallery) == 1 && c.Input == nil {
 				first = &c.Gallery[0].X
 				c.X, c.Y = first, &c.Gallery[0].Y
 			}
-		})
+		}
+		if first != nil {
+			c.env.UnlockOnly() // setInput renders it with its reconstruction
+		} else {
+			c.env.UnlockRender()
+		}
 		if stale {
 			return
 		}
@@ -600,22 +605,29 @@ func (c *Root) uploaded(name string, data []byte) (*state.Image, error) {
 
 // setInput reconstructs im and starts a new history from it.
 func (c *Root) setInput(im *state.Image) {
-	ok := true
-	c.locked(func() {
-		if c.Info == nil {
-			c.Input, c.InputErr = im, "Load a model to reconstruct this image."
-			ok = false
-			return
-		}
-		if c.Busy != "" {
-			ok = false
-			return
-		}
-		c.Busy, c.InputErr, c.EditErr = "reconstructing", "", ""
-	})
+	ok, render := true, true
+	c.env.Lock()
+	switch {
+	case c.Info == nil:
+		c.Input, c.InputErr = im, "Load a model to reconstruct this image."
+		ok = false
+	case c.Busy != "":
+		ok, render = false, false
+	default:
+		// The busy state is rendered only if the answer is slow (busyLater).
+		c.editSeq++
+		c.Busy, c.InputErr, c.EditErr, render = "reconstructing", "", "", false
+	}
+	seq := c.editSeq
+	if render {
+		c.env.UnlockRender()
+	} else {
+		c.env.UnlockOnly()
+	}
 	if !ok {
 		return
 	}
+	c.busyLater(seq)
 	resp, err := c.call(context.Background(), "reconstruct", protocol.Request{Op: protocol.OpReconstruct, Image: im.Input()}, nil)
 	c.P.Mark("reconstructed")
 	c.locked(func() {
@@ -675,6 +687,12 @@ func (c *Root) ApplyAction(a int) {
 		c.locked(func() {}) // the pad may be out of date: show why nothing happened
 		return
 	}
+	c.busyLater(seq)
+}
+
+// busyLater renders the edit panel's busy state after busyDelay if the
+// operation numbered seq (editSeq) is still running then.
+func (c *Root) busyLater(seq uint64) {
 	time.AfterFunc(busyDelay, func() {
 		c.env.Lock()
 		if c.Busy != "" && c.editSeq == seq {
