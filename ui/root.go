@@ -342,18 +342,20 @@ func (c *Root) listModels() {
 		ms, err = state.ParseManifest(b)
 	}
 	auto := false
-	c.locked(func() {
-		if err != nil {
-			c.ManifestErr = "Could not list the shipped models: " + err.Error() + ". You can still load a .safetensors file of your own."
-			return
-		}
-		c.Models = ms
-		if len(ms) == 0 {
-			c.ManifestErr = "This build ships no model: load a .safetensors file of your own."
-			return
-		}
-		c.ModelSel, auto = 0, true
-	})
+	c.env.Lock()
+	switch {
+	case err != nil:
+		c.ManifestErr = "Could not list the shipped models: " + err.Error() + ". You can still load a .safetensors file of your own."
+	case len(ms) == 0:
+		c.ManifestErr = "This build ships no model: load a .safetensors file of your own."
+	default:
+		c.Models, c.ModelSel, auto = ms, 0, true
+	}
+	if auto {
+		c.env.UnlockOnly() // shown with the load's progress or result (renders cost the start-up)
+	} else {
+		c.env.UnlockRender()
+	}
 	if auto {
 		// One small model is loaded right away so the page shows something;
 		// the others load on request.
@@ -379,24 +381,41 @@ func (c *Root) LoadSelected() {
 func (c *Root) loadShipped(i int) {
 	var m state.ModelOption
 	ok := true
-	c.locked(func() {
-		if c.Loading {
-			ok = false
-			return
-		}
+	c.env.Lock()
+	if c.Loading {
+		ok = false
+	} else {
 		m = c.Models[i]
 		c.Loading, c.LoadErr, c.LoadPhase, c.LoadDone, c.LoadTotal = true, "", "Downloading "+m.Title(), 0, m.Size
-	})
+	}
+	c.env.UnlockOnly()
 	if !ok {
 		return
 	}
+	// The progress is rendered only once loading takes a while: weights
+	// from the cache come at once, and each render costs the start-up.
+	slow := false
+	c.renderLater(func() bool { slow = true; return c.Loading })
+	bar := c.progress(func(done, total int) {
+		c.LoadDone = int64(done)
+		if total > 0 {
+			c.LoadTotal = int64(total)
+		}
+	})
 	data, cached, err := c.P.Weights(context.Background(), m, func(loaded, total int64) {
-		c.locked(func() {
-			c.LoadDone = loaded
-			if total > 0 {
-				c.LoadTotal = total
-			}
-		})
+		c.env.Lock()
+		late := slow
+		c.env.UnlockOnly()
+		if late {
+			bar(int(loaded), int(total))
+			return
+		}
+		c.env.Lock()
+		c.LoadDone = loaded
+		if total > 0 {
+			c.LoadTotal = total
+		}
+		c.env.UnlockOnly()
 	})
 	if err != nil {
 		c.locked(func() { c.Loading, c.LoadErr = false, stays(err.Error()) })
@@ -436,7 +455,10 @@ func (c *Root) LoadOwnFile(name string, data []byte) {
 // the old model (codes, history, results) is cleared and the gallery is
 // rendered for the new model's dataset.
 func (c *Root) load(data []byte, title, note string, untrained bool) {
-	c.locked(func() { c.LoadPhase = "Loading " + title + " into the engine" })
+	c.env.Lock()
+	c.LoadPhase = "Loading " + title + " into the engine"
+	c.env.UnlockOnly()
+	c.renderLater(func() bool { return c.Loading && c.LoadPhase == "Loading "+title+" into the engine" })
 	resp, err := c.call(context.Background(), "load", protocol.Request{Op: protocol.OpLoad, Weights: data}, nil)
 	c.P.Mark("engine-loaded")
 	if err == nil && resp.Head.Info == nil {
@@ -693,9 +715,16 @@ func (c *Root) ApplyAction(a int) {
 // busyLater renders the edit panel's busy state after busyDelay if the
 // operation numbered seq (editSeq) is still running then.
 func (c *Root) busyLater(seq uint64) {
+	c.renderLater(func() bool { return c.Busy != "" && c.editSeq == seq })
+}
+
+// renderLater renders the page after busyDelay if still (called under the
+// render lock) holds then: for states that most operations leave before
+// anyone could see them.
+func (c *Root) renderLater(still func() bool) {
 	time.AfterFunc(busyDelay, func() {
 		c.env.Lock()
-		if c.Busy != "" && c.editSeq == seq {
+		if still() {
 			c.env.UnlockRender()
 			return
 		}

@@ -21,6 +21,22 @@
   self.ctvaeManifest = fetch(self.ctvaeAssets.manifest, { cache: 'no-cache' })
     .then((r) => (r.ok ? r.arrayBuffer() : null))
     .catch(() => null);
+  // So are the weights the page loaded on its own last time, from the
+  // weights cache (wasm/app uses them if they are still the model it loads
+  // first, after checking them against the manifest's sha256).
+  let first = null;
+  try {
+    first = self.localStorage.getItem('ctvae-first-weights');
+  } catch (err) {
+    // storage refused: no early read
+  }
+  if (first && self.caches) {
+    self.ctvaeWeights = {
+      path: first,
+      bytes: caches.open('ctvae-weights-v1').then((c) => c.match(first))
+        .then((r) => (r ? r.arrayBuffer() : null)).catch(() => null),
+    };
+  }
   // The engine worker starts now, while app.wasm is fetched and compiled
   // (it is the longer of the two starts); what it says before the app takes
   // it over waits in early (wasm/app replays it, then handles the rest).

@@ -22,7 +22,8 @@ import (
 
 // weightsCache is the Cache API store of downloaded weights, keyed by their
 // content-hashed path; the service worker keeps its own caches apart
-// (ctvae-site-*) and leaves this one alone.
+// (ctvae-site-*) and leaves this one alone. ui/static/boot.js names it too
+// (it reads the first weights early, see earlyWeights).
 const weightsCache = "ctvae-weights-v1"
 
 // platform implements ui.Platform with safejs. The engine is reached by
@@ -49,6 +50,8 @@ type platform struct {
 	onRestart  func(ui.Restart)
 	listeners  []safejs.Func
 	measures   int // performance measures since the last clear (render loop only)
+	// weightsAsked is set by the first Weights call (see earlyWeights).
+	weightsAsked bool
 }
 
 const maxMeasures = 3000
@@ -696,19 +699,30 @@ func (p *platform) sha256(b []byte) (string, error) {
 // Weights implements ui.Platform: cache first (checked again, since a
 // cache can be tampered with or torn), else a download with byte progress.
 func (p *platform) Weights(ctx context.Context, m state.ModelOption, progress func(loaded, total int64)) ([]byte, bool, error) {
-	cache := p.openCache()
-	if !cache.IsUndefined() {
-		if b := p.cached(cache, m.Path); b != nil {
-			p.Mark("weights-read")
-			if sum, err := p.sha256(b); err == nil && sum == m.SHA256 {
-				p.Mark("weights-checked")
-				progress(int64(len(b)), int64(len(b)))
-				return b, true, nil
-			}
+	b := p.earlyWeights(m.Path)
+	var cache safejs.Value
+	if b == nil {
+		cache = p.openCache()
+		b = p.cached(cache, m.Path)
+	}
+	if b != nil {
+		p.Mark("weights-read")
+		if sum, err := p.sha256(b); err == nil && sum == m.SHA256 {
+			p.Mark("weights-checked")
+			progress(int64(len(b)), int64(len(b)))
+			return b, true, nil
+		}
+		if cache.IsUndefined() {
+			cache = p.openCache()
+		}
+		if !cache.IsUndefined() {
 			if pr, err := cache.Call("delete", m.Path); err == nil {
 				_, _ = await(pr)
 			}
 		}
+	}
+	if cache.IsUndefined() {
+		cache = p.openCache()
 	}
 	b, err := p.download(m, progress)
 	if err != nil {
@@ -725,6 +739,49 @@ func (p *platform) Weights(ctx context.Context, m state.ModelOption, progress fu
 		p.store(cache, m.Path, b) // best effort: a full quota only costs a later download
 	}
 	return b, false, nil
+}
+
+// firstWeightsKey is the localStorage key under which the page keeps the
+// path of the weights it asked for first (the model it loads on its own);
+// boot.js reads that file from the weights cache on the next visit while
+// the wasm programs compile (self.ctvaeWeights).
+const firstWeightsKey = "ctvae-first-weights"
+
+// earlyWeights returns the bytes boot.js read from the weights cache if
+// they are the file at path (nil otherwise, and always after the first
+// call), and records path as the one to read early next time. The bytes
+// are checked against the manifest like any cached file.
+func (p *platform) earlyWeights(path string) []byte {
+	if p.weightsAsked {
+		return nil
+	}
+	p.weightsAsked = true
+	if ls, err := p.global.Get("localStorage"); err == nil && !ls.IsUndefined() && !ls.IsNull() {
+		_, _ = ls.Call("setItem", firstWeightsKey, path) // a refused write only costs the early read
+	}
+	e, err := p.global.Get("ctvaeWeights")
+	if err != nil || e.IsUndefined() || e.IsNull() {
+		return nil
+	}
+	_ = p.global.Delete("ctvaeWeights")
+	if pv, err := e.Get("path"); err != nil || pv.Type() != safejs.TypeString {
+		return nil
+	} else if got, _ := pv.String(); got != path {
+		return nil
+	}
+	pr, err := e.Get("bytes")
+	if err != nil {
+		return nil
+	}
+	ab, err := await(pr)
+	if err != nil || ab.IsNull() || ab.IsUndefined() {
+		return nil
+	}
+	b, err := bytesOf(ab)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func (p *platform) openCache() safejs.Value {
