@@ -41,6 +41,10 @@ func packA(dst []float32, transA bool, m, k int, a []float32, lda int) {
 					}
 					continue
 				}
+				if !transA && r == 0 && i0+mr <= m && (mr == 4 || mr == 8) {
+					packRows(pan, a[i*lda+p0:], lda, kb)
+					break // the panel's mr rows at once
+				}
 				if transA {
 					for p := 0; p < kb; p++ {
 						pan[p*mr+r] = a[(p0+p)*lda+i]
@@ -53,6 +57,34 @@ func packA(dst []float32, transA bool, m, k int, a []float32, lda int) {
 				}
 			}
 		}
+	}
+}
+
+// packRows packs mr = 4 or 8 whole rows of length kb (row r at a[r·lda:])
+// into one panel, pan[p·mr + r], a panel row per step: one element at a
+// time costs a loop iteration each (a jump table dispatch under wasm).
+func packRows(pan, a []float32, lda, kb int) {
+	r0 := a[:kb]
+	r1 := a[lda : lda+kb]
+	r2 := a[2*lda : 2*lda+kb]
+	r3 := a[3*lda : 3*lda+kb]
+	if mr == 4 {
+		pan = pan[:4*kb]
+		for p, v := range r0 {
+			q := pan[4*p : 4*p+4 : 4*p+4]
+			q[0], q[1], q[2], q[3] = v, r1[p], r2[p], r3[p]
+		}
+		return
+	}
+	r4 := a[4*lda : 4*lda+kb]
+	r5 := a[5*lda : 5*lda+kb]
+	r6 := a[6*lda : 6*lda+kb]
+	r7 := a[7*lda : 7*lda+kb]
+	pan = pan[:8*kb]
+	for p, v := range r0 {
+		q := pan[8*p : 8*p+8 : 8*p+8]
+		q[0], q[1], q[2], q[3] = v, r1[p], r2[p], r3[p]
+		q[4], q[5], q[6], q[7] = r4[p], r5[p], r6[p], r7[p]
 	}
 }
 
@@ -148,8 +180,12 @@ func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 				i := ip * mr
 				mm := min(mr, g.m-i)
 				for jp := 0; jp < nb; jp += nr {
-					micro(apan, bp[jp*kb:(jp+nr)*kb], &tile)
-					storeTile(g.c[i*g.ldc+jc+jp:], g.ldc, mm, min(nr, nb-jp), &tile, beta)
+					if nn := min(nr, nb-jp); mm == mr && nn == nr && (beta == 0 || beta == 1) {
+						microC(apan, bp[jp*kb:(jp+nr)*kb], g.c[i*g.ldc+jc+jp:], g.ldc, beta == 1)
+					} else {
+						micro(apan, bp[jp*kb:(jp+nr)*kb], &tile)
+						storeTile(g.c[i*g.ldc+jc+jp:], g.ldc, mm, nn, &tile, beta)
+					}
 				}
 			}
 		}
@@ -178,8 +214,12 @@ func (g *gemmArgs) runPackedB(ip0, ip1, j0, j1 int) {
 				mm := min(mr, g.m-i)
 				for jp := lo; jp < hi; jp += nr {
 					q := (jp - jc) * kb
-					micro(apan, bp[q:q+nr*kb], &tile)
-					storeTile(g.c[i*g.ldc+jp:], g.ldc, mm, min(nr, hi-jp), &tile, beta)
+					if nn := min(nr, hi-jp); mm == mr && nn == nr && (beta == 0 || beta == 1) {
+						microC(apan, bp[q:q+nr*kb], g.c[i*g.ldc+jp:], g.ldc, beta == 1)
+					} else {
+						micro(apan, bp[q:q+nr*kb], &tile)
+						storeTile(g.c[i*g.ldc+jp:], g.ldc, mm, nn, &tile, beta)
+					}
 				}
 			}
 		}

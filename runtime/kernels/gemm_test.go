@@ -230,7 +230,7 @@ func reportFLOPs(b *testing.B, flops int64) {
 // TestMicroMatchesNaive ties this build's register tile (Go, wasm or amd64
 // assembly; -tags purego selects the Go one on amd64) to the panel product
 // it computes: t[r·nr+q] = Σ_p a[p·mr+r]·b[p·nr+q], with panels shorter and
-// longer than a k block.
+// longer than a k block, and microC to micro.
 func TestMicroMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, k := range []int{0, 1, 2, 3, 7, 64, kc, kc + 5} {
@@ -240,6 +240,13 @@ func TestMicroMatchesNaive(t *testing.T) {
 			got[i] = guard // micro must overwrite, not accumulate
 		}
 		micro(a, b, &got)
+		// microC writes the same tile into rows of a wider C.
+		const ldc = nr + 3
+		c := make([]float32, mr*ldc)
+		for i := range c {
+			c[i] = guard
+		}
+		microC(a, b, c, ldc, false)
 		for i := 0; i < mr; i++ {
 			for j := 0; j < nr; j++ {
 				var want float32
@@ -249,6 +256,26 @@ func TestMicroMatchesNaive(t *testing.T) {
 				if !closeTo(float64(got[i*nr+j]), float64(want), float64(k+1), 1e-6) {
 					t.Fatalf("k=%d: t[%d,%d] = %v, want %v", k, i, j, got[i*nr+j], want)
 				}
+				if c[i*ldc+j] != got[i*nr+j] {
+					t.Fatalf("k=%d: microC c[%d,%d] = %v, micro %v", k, i, j, c[i*ldc+j], got[i*nr+j])
+				}
+			}
+			for j := nr; j < ldc; j++ {
+				if c[i*ldc+j] != guard {
+					t.Fatalf("k=%d: microC wrote c[%d,%d] outside the tile", k, i, j)
+				}
+			}
+		}
+		// With add, microC accumulates: c = c + t, as storeTile with beta 1.
+		for i := range c {
+			c[i] = r.Float32()
+		}
+		want := append([]float32(nil), c...)
+		storeTile(want, ldc, mr, nr, &got, 1)
+		microC(a, b, c, ldc, true)
+		for i := range c {
+			if c[i] != want[i] {
+				t.Fatalf("k=%d: microC add c[%d] = %v, want %v", k, i, c[i], want[i])
 			}
 		}
 	}

@@ -27,7 +27,12 @@ const (
 // per row 1.7 / 2.0 / 2.6 (unrolled 2, 4, 6, 8 times: no better). Earlier,
 // relative to a one-step 3×4 tile: 3×4 unrolled 2, 3, 4 times 1.3, 1.45,
 // 1.35; 4×4 unrolled 3 times 1.55. Each element is still summed in k order.
-func micro(a, b []float32, t *[mr * nr]float32) {
+func micro(a, b []float32, t *[mr * nr]float32) { microC(a, b, t[:], nr, false) }
+
+// microC is micro writing the tile straight into rows of c (stride ldc):
+// c[r·ldc + q] = t[r·nr + q], or += when add (GEMM's beta 0 and 1), so a
+// whole tile needs no copy.
+func microC(a, b, c []float32, ldc int, add bool) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
@@ -135,10 +140,17 @@ func micro(a, b []float32, t *[mr * nr]float32) {
 		c33 += a0 * b3
 		a, b = a[4:], b[4:]
 	}
-	*t = [mr * nr]float32{
-		c00, c01, c02, c03,
-		c10, c11, c12, c13,
-		c20, c21, c22, c23,
-		c30, c31, c32, c33,
+	r0, r1 := c[:4:4], c[ldc:ldc+4:ldc+4]
+	r2, r3 := c[2*ldc:2*ldc+4:2*ldc+4], c[3*ldc:3*ldc+4:3*ldc+4]
+	if add {
+		r0[0], r0[1], r0[2], r0[3] = r0[0]+c00, r0[1]+c01, r0[2]+c02, r0[3]+c03
+		r1[0], r1[1], r1[2], r1[3] = r1[0]+c10, r1[1]+c11, r1[2]+c12, r1[3]+c13
+		r2[0], r2[1], r2[2], r2[3] = r2[0]+c20, r2[1]+c21, r2[2]+c22, r2[3]+c23
+		r3[0], r3[1], r3[2], r3[3] = r3[0]+c30, r3[1]+c31, r3[2]+c32, r3[3]+c33
+		return
 	}
+	r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
+	r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
+	r2[0], r2[1], r2[2], r2[3] = c20, c21, c22, c23
+	r3[0], r3[1], r3[2], r3[3] = c30, c31, c32, c33
 }
