@@ -467,22 +467,25 @@ func (c *Root) load(data []byte, title, note string, untrained bool) {
 	if err == nil && resp.Head.Info == nil {
 		err = errors.New("the engine answered without model information")
 	}
-	failed := false
-	c.locked(func() {
-		c.Loading = false
-		if err != nil {
-			c.LoadErr, failed = stays(message(err)), true
-			return
-		}
-		c.Info, c.ModelTitle, c.ModelNote, c.Untrained = resp.Head.Info, title, note, untrained
-		c.History.Clear()
-		c.Input, c.X, c.Y, c.LastStep, c.Bars, c.Verdict, c.TravCount = nil, nil, nil, nil, nil, "", 0
-		c.Gallery, c.GalleryErr, c.InputErr, c.EditErr, c.RetErr, c.TravErr = nil, "", "", "", "", ""
-		c.TravAction, c.LoadErr, c.EngineErr = 0, "", ""
-	})
-	if !failed {
-		c.fillGallery()
+	if err != nil {
+		c.locked(func() { c.Loading, c.LoadErr = false, stays(message(err)) })
+		return
 	}
+	// The new model is rendered with its first reconstruction, which
+	// fillGallery asks for at once, so that the worker does not wait for a
+	// render of the page in between; only if that is slow is it rendered
+	// on its own.
+	c.env.Lock()
+	c.Loading = false
+	c.Info, c.ModelTitle, c.ModelNote, c.Untrained = resp.Head.Info, title, note, untrained
+	c.History.Clear()
+	c.Input, c.X, c.Y, c.LastStep, c.Bars, c.Verdict, c.TravCount = nil, nil, nil, nil, nil, "", 0
+	c.Gallery, c.GalleryErr, c.InputErr, c.EditErr, c.RetErr, c.TravErr = nil, "", "", "", "", ""
+	c.TravAction, c.LoadErr, c.EngineErr = 0, "", ""
+	info := c.Info
+	c.env.UnlockOnly()
+	c.renderLater(func() bool { return c.Info == info && c.History.Current() == nil })
+	c.fillGallery()
 }
 
 // ---------------------------------------------------------------- input
