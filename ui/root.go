@@ -248,12 +248,14 @@ func (c *Root) locked(f func()) {
 const progressGap = 50 // ms
 
 // progress returns a progress callback that records done/total with set
-// under the lock but renders at most once per progressGap; an update it
-// holds back is rendered by a timer, so the bar does not stick.
-func (c *Root) progress(set func(done, total int)) func(done, total int) {
+// under the lock but renders at most once per progressGap, and not before
+// busyDelay has passed (most operations end sooner, and their result is
+// rendered anyway); an update it holds back is rendered by a timer while
+// busy (read under the lock) holds, so the bar does not stick.
+func (c *Root) progress(busy func() bool, set func(done, total int)) func(done, total int) {
 	var mu sync.Mutex
-	var last float64 // when the last progress render was asked for
-	var timer bool   // a render is scheduled
+	last := c.P.Now() + float64(busyDelay/time.Millisecond) - progressGap // when the last progress render was asked for
+	var timer bool                                                        // a render is scheduled
 	return func(done, total int) {
 		c.env.Lock()
 		set(done, total)
@@ -269,7 +271,12 @@ func (c *Root) progress(set func(done, total int)) func(done, total int) {
 				mu.Lock()
 				timer, last = false, c.P.Now()
 				mu.Unlock()
-				c.locked(func() {})
+				c.env.Lock()
+				if busy() {
+					c.env.UnlockRender()
+				} else {
+					c.env.UnlockOnly()
+				}
 			})
 		}
 		mu.Unlock()
@@ -396,7 +403,7 @@ func (c *Root) loadShipped(i int) {
 	// from the cache come at once, and each render costs the start-up.
 	slow := false
 	c.renderLater(func() bool { slow = true; return c.Loading })
-	bar := c.progress(func(done, total int) {
+	bar := c.progress(func() bool { return c.Loading }, func(done, total int) {
 		c.LoadDone = int64(done)
 		if total > 0 {
 			c.LoadTotal = int64(total)
@@ -922,7 +929,7 @@ func (c *Root) Traverse() {
 	go func() {
 		defer cancel()
 		resp, err := c.call(ctx, "traverse", protocol.Request{Op: protocol.OpTraverse, Image: from, Action: strconv.Itoa(a), Steps: k},
-			c.progress(func(done, total int) { c.TravDone, c.TravTotal = max(done, c.TravDone), total }))
+			c.progress(func() bool { return c.TravBusy }, func(done, total int) { c.TravDone, c.TravTotal = max(done, c.TravDone), total }))
 		c.locked(func() {
 			c.TravBusy, c.travCancel = false, nil
 			if err != nil {
@@ -1019,7 +1026,7 @@ func (c *Root) Retrieve() {
 	go func() {
 		defer cancel()
 		resp, err := c.call(ctx, "retrieve", protocol.Request{Op: protocol.OpRetrieve, X: x, Y: y, Samples: n},
-			c.progress(func(done, total int) { c.RetDone, c.RetTotal = max(done, c.RetDone), total }))
+			c.progress(func() bool { return c.RetBusy }, func(done, total int) { c.RetDone, c.RetTotal = max(done, c.RetDone), total }))
 		c.locked(func() {
 			c.RetBusy, c.retCancel = false, nil
 			if err != nil {

@@ -216,8 +216,12 @@ func (p *platform) started(w safejs.Value, said, ready chan struct{}, reload []b
 	select {
 	case <-said:
 	case <-time.After(time.Minute):
-		// Calls give up on their own after a minute; a restart says why.
-		if why != "" {
+		// Calls give up on their own after a minute; a restart says why
+		// (unless this worker crashed meanwhile, which was reported).
+		p.mu.Lock()
+		current := w.Equal(p.worker)
+		p.mu.Unlock()
+		if why != "" && current {
 			p.report(ui.Restart{Why: why, Done: true, Err: errors.New("the new engine worker did not start within a minute: reload the page")})
 		}
 		return
