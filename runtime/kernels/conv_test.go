@@ -235,10 +235,11 @@ func BenchmarkConv(b *testing.B) {
 		b.Run(l.name, func(b *testing.B) {
 			bc := newBenchConv(l.p)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for range b.N {
 				bc.c.Forward(bc.dst, bc.src)
 			}
-			reportFLOPs(b, 2*l.p.MACs())
+			reportFLOPs(b, 2*l.p.MACs(), cpu0)
 		})
 	}
 }
@@ -253,10 +254,11 @@ func BenchmarkWinograd(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 1))
 			bc.c.SetWeights(randSlice(r, p.COut*p.CIn*9), nil)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for range b.N {
 				bc.c.Forward(bc.dst, bc.src)
 			}
-			reportFLOPs(b, 2*p.MACs())
+			reportFLOPs(b, 2*p.MACs(), cpu0)
 		})
 	}
 }
@@ -275,11 +277,12 @@ func BenchmarkVQVAEConvs(b *testing.B) {
 		}
 	}
 	b.Run(fmt.Sprintf("threads=%d", Threads()), func(b *testing.B) {
+		cpu0 := cpuSeconds()
 		for range b.N {
 			for _, l := range layers {
 				l.c.Forward(l.dst, l.src)
 			}
 		}
-		reportFLOPs(b, flops)
+		reportFLOPs(b, flops, cpu0)
 	})
 }

@@ -212,19 +212,24 @@ func BenchmarkGEMM(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 1))
 			x, y, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for range b.N {
 				GEMM(false, false, m, n, k, x, k, y, n, 0, c, n)
 			}
-			reportFLOPs(b, 2*int64(m)*int64(n)*int64(k))
+			reportFLOPs(b, 2*int64(m)*int64(n)*int64(k), cpu0)
 		})
 	}
 }
 
-// reportFLOPs adds GFLOP/s and ms per op to a benchmark.
-func reportFLOPs(b *testing.B, flops int64) {
+// reportFLOPs adds GFLOP/s and ms per op (wall) to a benchmark, and
+// cpu-ms/op: the process CPU time since cpu0 (read after b.ResetTimer), on
+// a loaded machine the steadier number for one thread (the sum over
+// threads natively).
+func reportFLOPs(b *testing.B, flops int64, cpu0 float64) {
 	sec := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(float64(flops)/sec/1e9, "GFLOP/s")
 	b.ReportMetric(sec*1e3, "ms/op")
+	b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
 }
 
 // TestMicroMatchesNaive ties this build's register tile (Go, wasm or amd64
