@@ -123,12 +123,11 @@ func TestRootLoadEditRetrieve(t *testing.T) {
 		t.Fatalf("hovering cell 1: cell %d, readout %q, outline %q", c.Cell, f.fills["readout"], f.fills["grid-sel"])
 	}
 	// x = the input, y = the action's result: the applied action is known.
-	c.UseX("input")
-	c.UseY("current")
+	handle(c, func() { c.UseX("input"); c.UseY("current") })
 	if tr := c.PairTruth(); tr.Action != 1 || tr.Kind != "applied action" {
 		t.Fatalf("truth %+v", tr)
 	}
-	c.Retrieve()
+	handle(c, c.Retrieve)
 	waitRet(t, c)
 	if len(c.Bars) != 2 || !c.Bars[0].Best || !c.Bars[1].True || !strings.Contains(c.Verdict, "differs from the applied action f-") {
 		t.Fatalf("bars %+v verdict %q", c.Bars, c.Verdict)
@@ -137,7 +136,7 @@ func TestRootLoadEditRetrieve(t *testing.T) {
 	if h := c.BarsHTML(); !strings.HasPrefix(h, want) || !strings.Contains(h, `<th scope="row">f- (known)</th>`) || !strings.Contains(h, `width="100.00"`) {
 		t.Fatalf("bars markup %s", h)
 	}
-	c.Undo()
+	handle(c, c.Undo)
 	if c.History.Len() != 1 || c.LastStep != nil {
 		t.Fatal("undo must return to the reconstruction and clear the result")
 	}
@@ -163,13 +162,11 @@ func TestRootBadLoadKeepsModel(t *testing.T) {
 	if !strings.Contains(c.LoadErr, "not a .safetensors file") {
 		t.Fatalf("load error %q", c.LoadErr)
 	}
-	c.X = nil
-	c.Retrieve()
+	handle(c, func() { c.X = nil; c.Retrieve() })
 	if c.RetErr != "choose x first" || c.RetBusy {
 		t.Fatalf("retrieve without x: %q", c.RetErr)
 	}
-	c.TravSteps = "0"
-	c.Traverse()
+	handle(c, func() { c.TravSteps = "0"; c.Traverse() })
 	if !strings.Contains(c.TravErr, "from 1 to 64") || c.TravBusy {
 		t.Fatalf("traverse with 0 steps: %q", c.TravErr)
 	}
@@ -183,17 +180,17 @@ func TestRootEngineCrash(t *testing.T) {
 	f := c.P.(*fakePlatform)
 	c.LoadOwnFile("m.safetensors", weightsFile())
 	info, input := c.Info, c.Input
-	f.crashed = "simulated"
+	f.setCrashed("simulated")
 	f.onRestart(Restart{Why: "simulated", Reloading: true})
 	if c.EngineBusy == "" || !strings.Contains(c.EngineErr, "crashed (simulated) and was restarted") {
 		t.Fatalf("while reloading: busy %q, error %q", c.EngineBusy, c.EngineErr)
 	}
-	c.Apply(0)
+	handle(c, func() { c.Apply(0) })
 	waitIdle(t, c)
 	if !strings.Contains(c.EditErr, "crashed (simulated)") || c.History.Len() != 1 {
 		t.Fatalf("an action during the crash: error %q, %d steps", c.EditErr, c.History.Len())
 	}
-	f.crashed = ""
+	f.setCrashed("")
 	f.onRestart(Restart{Why: "simulated", Done: true, Checksum: info.Checksum})
 	if c.EngineBusy != "" || !strings.Contains(c.EngineErr, "was reloaded (sha256 c0ffee012345…, as before)") {
 		t.Fatalf("after the reload: busy %q, error %q", c.EngineBusy, c.EngineErr)
@@ -201,7 +198,7 @@ func TestRootEngineCrash(t *testing.T) {
 	if c.Info != info || c.Input != input {
 		t.Fatal("a restart must keep the model and the input")
 	}
-	c.Apply(0)
+	handle(c, func() { c.Apply(0) })
 	waitIdle(t, c)
 	if c.EditErr != "" || c.History.Len() != 2 {
 		t.Fatalf("an action after the restart: error %q, %d steps", c.EditErr, c.History.Len())
@@ -218,6 +215,20 @@ func TestRootEngineCrash(t *testing.T) {
 	if c.EngineErr != "" {
 		t.Fatalf("a load must clear the crash message: %q", c.EngineErr)
 	}
+}
+
+// handle runs f as vugu runs an event handler: under the render lock
+// (timers and goroutines of the page read the state under it too).
+func handle(c *Root, f func()) {
+	c.env.Lock()
+	defer c.env.UnlockOnly()
+	f()
+}
+
+func (f *fakePlatform) setCrashed(why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crashed = why
 }
 
 func waitIdle(t *testing.T, c *Root) {
