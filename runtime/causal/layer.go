@@ -459,7 +459,7 @@ func (l *Layer) maskStep(codes []int32, action int, s Sampling, dr *Draws) {
 	w := l.A + l.d
 	for i, c := range codes {
 		z := l.maskW[int(c)*w+action] + l.maskPE[i*l.d+int(c)]
-		p := float32(1 / (1 + math.Exp(-float64(z))))
+		p := float32(1 / (1 + kernels.Exp(-float64(z))))
 		var u float32
 		if s == Sample {
 			u = dr.Mask[i]
@@ -639,7 +639,7 @@ func softmaxEdges(sc []float32, edges, heads int) {
 		}
 		var sum float32
 		for e := 0; e < edges; e++ {
-			v := float32(math.Exp(float64(sc[e*heads+h] - mx)))
+			v := float32(kernels.Exp(float64(sc[e*heads+h] - mx)))
 			sc[e*heads+h] = v
 			sum += v
 		}

@@ -24,7 +24,7 @@ func Tanh(x []float32) {
 // Sigmoid applies 1/(1+e^-x) in place.
 func Sigmoid(x []float32) {
 	for i, v := range x {
-		x[i] = float32(1 / (1 + math.Exp(-float64(v))))
+		x[i] = float32(1 / (1 + Exp(-float64(v))))
 	}
 }
 
@@ -41,7 +41,7 @@ func Softmax(x []float32, rows, cols int) {
 		}
 		var s float64
 		for j, v := range row {
-			e := math.Exp(float64(v) - float64(mx)) // subtract in float64: exact
+			e := Exp(float64(v) - float64(mx)) // subtract in float64: exact
 			row[j] = float32(e)
 			s += e
 		}
