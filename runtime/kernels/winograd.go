@@ -104,7 +104,7 @@ const (
 )
 
 type winograd struct {
-	p         ConvParams // the 3×3 (r = 2: 2×2), stride 1 convolution in phase space
+	p         ConvParams // the phase-space convolution as a 3×3, stride 1, pad 1 one (r = 2: same sizes)
 	layout    int
 	orig      ConvParams // the convolution the caller asked for
 	mats      *winoMats
@@ -194,7 +194,7 @@ func newWinograd(q ConvParams, m int) *winograd {
 	oh, ow := p.OutH(), p.OutW()
 	w.th, w.tw = (oh+m-1)/m, (ow+m-1)/m
 	w.T = p.N * w.th * w.tw
-	aa, ng := w.a*w.a, w.groups*w.a*w.a
+	ng := w.groups * w.a * w.a
 	w.usz = packedASize(w.gOut, p.CIn)
 	w.u = make([]float32, ng*w.usz)
 	// The input transform writes V straight into the GEMM's packed B
@@ -216,7 +216,6 @@ func newWinograd(q ConvParams, m int) *winograd {
 			c:  w.mo[gx*cm : (gx+1)*cm], ldc: w.T,
 		}
 	}
-	_ = aa
 	return w
 }
 
