@@ -293,8 +293,8 @@ func TestMicroMatchesNaive(t *testing.T) {
 func TestGEMMPackedBMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	defer SetThreads(Threads())
-	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 256}, {17, 13, kc + 3}, {9, nc + 5, 30}, {37, 2*nc + 3, kc + 1}, {64, 1300, 64}}
-	for _, th := range []int{1, 2, 3} {
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 256}, {17, 13, kc + 3}, {9, 2*nc + 5, 30}, {37, nc + 9, kc + 1}, {64, 64, 1300}}
+	for _, th := range []int{1, 2} {
 		SetThreads(th)
 		for _, s := range shapes {
 			m, n, k := s[0], s[1], s[2]
