@@ -73,7 +73,6 @@ Metadata: ct_config, ct_losses, dropout, ct_seed, ct_min_margins (gumbel:
 vq_beta, vq_seed, vq_min_margins (argmin as gen.py; kink: min |ReLU input| /
 its layer's max).
 """
-import hashlib
 import json
 import math
 import os
@@ -88,8 +87,6 @@ import gen  # noqa: E402  (the generator's model classes; importing it writes no
 import safetensors_io  # noqa: E402
 
 torch.set_num_threads(1)
-OUTDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
-CHECK = "--check" in sys.argv[1:]
 
 # Tiny causal config: n nodes, node dim d, A actions, hidden [h0, h1].
 CT = dict(nodes=7, node_dim=6, action_dim=4, causal_hidden_dims=[6, 3])
@@ -404,20 +401,7 @@ def gen_vqvae_step(rec):
 
 # ---------------------------------------------------------------- output
 
-def write(name, tensors, meta):
-    path = os.path.join(OUTDIR, name)
-    if CHECK:
-        tmp = path + ".check"
-        safetensors_io.save(tmp, tensors, meta)
-        same = open(tmp, "rb").read() == open(path, "rb").read()
-        os.remove(tmp)
-        print("%-28s %s" % (name, "same" if same else "DIFFERENT"))
-        if not same:
-            sys.exit(1)
-        return
-    safetensors_io.save(path, tensors, meta)
-    data = open(path, "rb").read()
-    print("%-28s %8d bytes sha256 %s" % (name, len(data), hashlib.sha256(data).hexdigest()[:16]))
+write = gen.write  # same OUTDIR, same --check comparison
 
 
 if __name__ == "__main__":
