@@ -174,19 +174,26 @@ func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 			if p0 > 0 {
 				beta = 1
 			}
-			blk := g.ap[p0*mpad : p0*mpad+mpad*kb]
-			for ip := ip0; ip < ip1; ip++ {
-				apan := blk[ip*mr*kb : (ip+1)*mr*kb]
-				i := ip * mr
-				mm := min(mr, g.m-i)
-				for jp := 0; jp < nb; jp += nr {
-					if nn := min(nr, nb-jp); mm == mr && nn == nr && (beta == 0 || beta == 1) {
-						microC(apan, bp[jp*kb:(jp+nr)*kb], g.c[i*g.ldc+jc+jp:], g.ldc, beta == 1)
-					} else {
-						micro(apan, bp[jp*kb:(jp+nr)*kb], &tile)
-						storeTile(g.c[i*g.ldc+jc+jp:], g.ldc, mm, nn, &tile, beta)
-					}
-				}
+			g.block(g.ap[p0*mpad:p0*mpad+mpad*kb], bp, kb, ip0, ip1, jc, jc, jc+nb, beta, &tile)
+		}
+	}
+}
+
+// block multiplies the packed A panels ip0..ip1 of one k block (blk, kb
+// deep) by the packed B panels of columns lo..hi (bp starts at column jc)
+// into C, whole tiles straight from the register tile, edges through tile.
+func (g *gemmArgs) block(blk, bp []float32, kb, ip0, ip1, jc, lo, hi int, beta float32, tile *[mr * nr]float32) {
+	for ip := ip0; ip < ip1; ip++ {
+		apan := blk[ip*mr*kb : (ip+1)*mr*kb]
+		i := ip * mr
+		mm := min(mr, g.m-i)
+		for jp := lo; jp < hi; jp += nr {
+			q := (jp - jc) * kb
+			if nn := min(nr, hi-jp); mm == mr && nn == nr && (beta == 0 || beta == 1) {
+				microC(apan, bp[q:q+nr*kb], g.c[i*g.ldc+jp:], g.ldc, beta == 1)
+			} else {
+				micro(apan, bp[q:q+nr*kb], tile)
+				storeTile(g.c[i*g.ldc+jp:], g.ldc, mm, nn, tile, beta)
 			}
 		}
 	}
@@ -207,21 +214,7 @@ func (g *gemmArgs) runPackedB(ip0, ip1, j0, j1 int) {
 			if p0 > 0 {
 				beta = 1
 			}
-			blk := g.ap[p0*mpad : p0*mpad+mpad*kb]
-			for ip := ip0; ip < ip1; ip++ {
-				apan := blk[ip*mr*kb : (ip+1)*mr*kb]
-				i := ip * mr
-				mm := min(mr, g.m-i)
-				for jp := lo; jp < hi; jp += nr {
-					q := (jp - jc) * kb
-					if nn := min(nr, hi-jp); mm == mr && nn == nr && (beta == 0 || beta == 1) {
-						microC(apan, bp[q:q+nr*kb], g.c[i*g.ldc+jp:], g.ldc, beta == 1)
-					} else {
-						micro(apan, bp[q:q+nr*kb], &tile)
-						storeTile(g.c[i*g.ldc+jp:], g.ldc, mm, nn, &tile, beta)
-					}
-				}
-			}
+			g.block(g.ap[p0*mpad:p0*mpad+mpad*kb], bp, kb, ip0, ip1, jc, lo, hi, beta, &tile)
 		}
 	}
 }
