@@ -127,9 +127,8 @@ func writeGrid(path string, m *ctvae.Model, ds data.Dataset, sp data.Split, imag
 	side := ds.Size()
 	A := m.NumActions()
 	cols := steps + 2
-	rowsPer := A
 	W := cols*(side+gap) + gap
-	H := images*(rowsPer*(side+gap)+gap) + gap
+	H := images*(A*(side+gap)+gap) + gap
 	canvas := image.NewRGBA(image.Rect(0, 0, W, H))
 	draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.RGBA{255, 255, 255, 255}), image.Point{}, draw.Src)
 	put := func(img []float32, top, row, col int) error {
@@ -152,7 +151,7 @@ func writeGrid(path string, m *ctvae.Model, ds data.Dataset, sp data.Split, imag
 			return err
 		}
 		// Image blocks are set off from each other by one extra gap.
-		top := gap + i*(rowsPer*(side+gap)+gap)
+		top := gap + i*(A*(side+gap)+gap)
 		rec, err := m.Reconstruct(x)
 		if err != nil {
 			return err

@@ -176,10 +176,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s and checkpoint %s after step %d (%.1f min of training in total)\n",
 		*out, *ckptPath, tr.Step, (before+time.Since(start).Seconds())/60)
 	// The learning curves of the whole log (it spans resumed runs); a plot
-	// failure does not undo the training.
-	if err := csv.Close(); err != nil {
-		return err
-	}
+	// failure does not undo the training. (The log is written unbuffered,
+	// so it can be read while still open.)
 	rows, err := readLog(*csvPath)
 	if err == nil {
 		var png []byte
