@@ -58,6 +58,7 @@ const (
 
 var modeNames = [...]string{"base", "action", "causal"}
 
+// ctDropout is the official feature dropout of the causal layer.
 const ctDropout = 0.1
 
 type causalRun struct {
@@ -277,18 +278,18 @@ func (t *Trainer) causalShard(s, mode int, items []causalItem, first int) (loss,
 		rs := rand.New(rand.NewPCG(t.Opts.Seed^0xd4a75, uint64(t.Step)*uint64(t.Opts.Batch)+uint64(first+i)))
 		switch mode {
 		case modeBase:
-			w.draws[0].fill(rs.Float64, ctDropout)
+			w.draws[0].fill(rs.Float64, t.Opts.dropout())
 			c, l := w.baseLoss(p, g, x, w.draws[0], cr.lw, cr.lw.gamma/B)
 			ce += c
 			loss += cr.lw.gamma * l
 		case modeAction:
-			w.draws[0].fill(rs.Float64, ctDropout)
+			w.draws[0].fill(rs.Float64, t.Opts.dropout())
 			c, l := w.actionLoss(p, g, x, y, it.action, w.draws[0], cr.lw, cr.lw.gamma/B)
 			ce += c
 			loss += cr.lw.gamma * l
 		case modeCausal:
 			for b := 0; b < cr.shape.A; b++ {
-				w.draws[b].fill(rs.Float64, ctDropout)
+				w.draws[b].fill(rs.Float64, t.Opts.dropout())
 			}
 			l, best := w.causalLoss(p, g, x, y, it.action, w.draws[:cr.shape.A], 1/B)
 			loss += l

@@ -174,6 +174,8 @@ func TestOptionsErrors(t *testing.T) {
 		func(o *Options) { o.ModeWeights = []float64{1, 1} },
 		func(o *Options) { o.ModeWeights = []float64{0, 0, 0} },
 		func(o *Options) { o.ModeWeights = []float64{1, -1, 1} },
+		func(o *Options) { o.Dropout = new(-0.1) },
+		func(o *Options) { o.Dropout = new(1.0) },
 	}
 	for i, f := range bad {
 		o := smokeOptions()
@@ -268,6 +270,46 @@ func TestCausalPhaseTrainsAndResumes(t *testing.T) {
 	}
 	if !m.HasCausal() || len(info.Meta.Actions) != 10 || len(info.Meta.Factors) != 5 {
 		t.Errorf("model file: causal %v, %d actions, %d factors", m.HasCausal(), len(info.Meta.Actions), len(info.Meta.Factors))
+	}
+}
+
+// TestCausalDropoutOption checks that Options.Dropout replaces the official
+// 0.1 (a dropout-free first step differs from the default one) and that a
+// checkpoint keeps it.
+func TestCausalDropoutOption(t *testing.T) {
+	def := causalSmoke(t, RecipeBalanced)
+	cfg := smokeConfig()
+	cfg.ActionDim, cfg.CausalHiddenDims = 10, []int{6, 4}
+	o := def.Opts
+	o.Dropout = new(0.0)
+	off, err := New(data.NewDSprites(), cfg, o, newSmoke(t).Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Opts.dropout() != 0 || def.Opts.dropout() != ctDropout {
+		t.Fatalf("dropout: option 0 gives %v, default gives %v", off.Opts.dropout(), def.Opts.dropout())
+	}
+	rd, err := def.TrainStep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := off.TrainStep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd.Mode != ro.Mode || rd.Total == ro.Total {
+		t.Errorf("first step: default %s loss %v, dropout 0 %s loss %v: want the same mode and different losses", rd.Mode, rd.Total, ro.Mode, ro.Total)
+	}
+	ck, err := off.Checkpoint(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := Resume(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Opts.Dropout == nil || *res.Opts.Dropout != 0 {
+		t.Errorf("resumed dropout %v, want 0", res.Opts.Dropout)
 	}
 }
 

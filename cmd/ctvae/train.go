@@ -29,6 +29,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	initPath := fs.String("init", "", "model file to start from (causal phase: the trained VQ-VAE)")
 	auxMask := fs.Float64("aux-mask", 0, "causal phase: weight of the auxiliary mask loss, BCE(mask, nodes whose codes change) (0: off, the paper)")
 	changedWeight := fs.Float64("changed-weight", 0, "causal phase: extra cross-entropy weight of the nodes whose code changes in action batches (0: uniform, the paper)")
+	dropout := fs.Float64("dropout", 0.1, "causal phase: feature dropout of the causal layer (0.1: the paper)")
 	modeWeights := fs.String("mode-weights", "", "causal phase: base,action,causal batch mix replacing the recipe's, e.g. 1,1,2")
 	recipe := fs.String("recipe", train.RecipePaper, "causal-phase recipe: paper or balanced (equal modes, action-balanced pairs)")
 	minutes := fs.Float64("minutes", 10, "wall-clock budget of this invocation, in minutes")
@@ -89,6 +90,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed, CodebookInit: *cbInit}
 		if *phase == train.PhaseCausal {
 			opts.Recipe, opts.AuxMask, opts.ChangedWeight = *recipe, *auxMask, *changedWeight
+			if *dropout != 0.1 {
+				opts.Dropout = dropout
+			}
 			if *modeWeights != "" {
 				mw, err := parseFloats(*modeWeights)
 				if err != nil {

@@ -82,6 +82,7 @@ func TestTrainEvalCLIBadInputs(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--config", "testdata/tiny.json", "--out", filepath.Join(dir, "x")}, "unknown dataset"},
 		{[]string{"train", "--dataset", "shapes3d", "--config", "testdata/tiny.json", "--out", filepath.Join(dir, "x")}, "img_size"},
 		{[]string{"train", "--resume", filepath.Join(dir, "missing"), "--out", filepath.Join(dir, "x")}, "no such file"},
+		{[]string{"train", "--phase", "causal", "--dropout", "1", "--dataset", "dsprites", "--config", "testdata/tiny.json", "--out", filepath.Join(dir, "x")}, "dropout 1, want in [0, 1)"},
 		{[]string{"eval"}, "--weights is required"},
 		{[]string{"plot", "x.csv"}, "--out is required"},
 		{[]string{"eval", "--weights", "x", "--samples", "-1"}, "--samples -1, want 0..256"},
