@@ -13,9 +13,10 @@ const (
 	nr = 4
 )
 
-// micro computes the 8×4 tile t = Apanel·Bpanel over the panels' k
+// microSSE computes the 8×4 tile t = Apanel·Bpanel over the panels' k
 // (a: k×8, b: k×4, k-major), row-major into t, in micro_amd64.s. Each
-// element is a float32 sum over k in order, as in the Go tiles.
+// element is a float32 sum over k in order, as in the Go tiles. It is
+// micro's fallback on CPUs without AVX2 and FMA (micro_fma_amd64.go).
 //
 //go:noescape
-func micro(a, b []float32, t *[mr * nr]float32)
+func microSSE(a, b []float32, t *[mr * nr]float32)

@@ -2,11 +2,11 @@
 
 #include "textflag.h"
 
-// func micro(a, b []float32, t *[32]float32)
+// func microSSE(a, b []float32, t *[32]float32)
 //
 // X6..X9 accumulate rows 0-3 and X10..X13 rows 4-7 of columns 0..3;
 // X0, X1 hold A's rows 0-3 and 4-7 at step p; X2 is B[p][j] broadcast.
-TEXT ·micro(SB), NOSPLIT, $0-56
+TEXT ·microSSE(SB), NOSPLIT, $0-56
 	MOVQ a_base+0(FP), SI
 	MOVQ a_len+8(FP), AX
 	MOVQ b_base+24(FP), DI
