@@ -68,6 +68,6 @@ type Restart struct {
 	Why       string // what the browser said about the crash
 	Reloading bool   // the last weights are being reloaded into the new worker
 	Done      bool   // the new worker is ready (with the weights, unless Err)
-	Checksum  string // sha256 of the reloaded weights, as the new worker computed it
+	Checksum  string // sha256 of the reloaded weights, as the new worker reports it
 	Err       error  // the reload (or the restart) failed
 }

@@ -432,7 +432,7 @@ func (c *Root) loadShipped(i int) {
 	if cached {
 		note = "from the offline cache (" + state.Bytes(int64(len(data))) + "), sha256 checked"
 	}
-	c.load(data, m.Title(), note, m.Untrained)
+	c.load(data, m.SHA256, m.Title(), note, m.Untrained)
 }
 
 // LoadOwnFile takes a person's weights file (file input or drop).
@@ -455,18 +455,21 @@ func (c *Root) LoadOwnFile(name string, data []byte) {
 	if err != nil {
 		return
 	}
-	c.load(data, name, "your file ("+state.Bytes(int64(len(data)))+")", false)
+	c.load(data, "", name, "your file ("+state.Bytes(int64(len(data)))+")", false)
 }
 
 // load sends weights to the worker; on success everything that depended on
 // the old model (codes, history, results) is cleared and the gallery is
-// rendered for the new model's dataset.
-func (c *Root) load(data []byte, title, note string, untrained bool) {
+// rendered for the new model's dataset. sum is the sha256 the page checked
+// the weights against (the manifest's), "" for a person's own file: the
+// worker then reports it as the model's checksum instead of hashing the
+// file again.
+func (c *Root) load(data []byte, sum, title, note string, untrained bool) {
 	c.env.Lock()
 	c.LoadPhase = "Loading " + title + " into the engine"
 	c.env.UnlockOnly()
 	c.renderLater(func() bool { return c.Loading && c.LoadPhase == "Loading "+title+" into the engine" })
-	resp, err := c.call(context.Background(), "load", protocol.Request{Op: protocol.OpLoad, Weights: data}, nil)
+	resp, err := c.call(context.Background(), "load", protocol.Request{Op: protocol.OpLoad, Weights: data, SHA256: sum}, nil)
 	c.P.Mark("engine-loaded")
 	if err == nil && resp.Head.Info == nil {
 		resp, err = c.call(context.Background(), "info", protocol.Request{Op: protocol.OpInfo}, nil)

@@ -22,6 +22,8 @@ type fakePlatform struct {
 	crashed   string // when set, requests fail as if the worker had crashed with this reason
 	fills     map[string]string
 	onRestart func(Restart)
+	weights   []byte   // what Weights returns (an error when nil)
+	loadSums  []string // the SHA256 field of each load request
 }
 
 func (f *fakePlatform) OnRestart(fn func(Restart)) { f.onRestart = fn }
@@ -29,6 +31,9 @@ func (f *fakePlatform) OnRestart(fn func(Restart)) { f.onRestart = fn }
 func (f *fakePlatform) Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
 	f.mu.Lock()
 	f.ops = append(f.ops, req.Op)
+	if req.Op == protocol.OpLoad {
+		f.loadSums = append(f.loadSums, req.SHA256)
+	}
 	crashed := f.crashed
 	f.mu.Unlock()
 	if crashed != "" {
@@ -64,6 +69,9 @@ func (f *fakePlatform) Call(ctx context.Context, req protocol.Request, progress 
 
 func (f *fakePlatform) Manifest(context.Context) ([]byte, error) { return nil, errors.New("offline") }
 func (f *fakePlatform) Weights(context.Context, state.ModelOption, func(int64, int64)) ([]byte, bool, error) {
+	if f.weights != nil {
+		return f.weights, true, nil
+	}
 	return nil, false, errors.New("no shipped weights here")
 }
 func (f *fakePlatform) Preview(context.Context, []byte, int) (state.Pixels, error) {
@@ -257,4 +265,25 @@ func waitRet(t *testing.T, c *Root) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatal("the retrieval never finished")
+}
+
+// A shipped model's load carries the manifest's sha256, which the platform
+// checked the bytes against, so the worker need not hash them again; a
+// person's own file carries none.
+func TestLoadPassesTheCheckedSum(t *testing.T) {
+	c := newRoot()
+	f := c.P.(*fakePlatform)
+	f.weights = weightsFile()
+	sum := strings.Repeat("ab", 32)
+	c.Models = []state.ModelOption{{Name: "weights/toy.safetensors", Path: "weights/toy.0123.safetensors", Size: 20, SHA256: sum}}
+	c.loadShipped(0)
+	c.LoadOwnFile("m.safetensors", weightsFile())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.loadSums) != 2 || f.loadSums[0] != sum || f.loadSums[1] != "" {
+		t.Fatalf("load requests carried sha256 %q, want [%s, \"\"]", f.loadSums, sum)
+	}
+	if c.LoadErr != "" || c.Info == nil {
+		t.Fatalf("after the loads: err %q, info %v", c.LoadErr, c.Info)
+	}
 }

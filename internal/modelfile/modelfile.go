@@ -23,7 +23,11 @@ type Info struct {
 }
 
 // Parse reads a weights file and its metadata without building a model.
-func Parse(b []byte) (*Info, error) {
+func Parse(b []byte) (*Info, error) { return parse(b, "") }
+
+// parse is Parse with the file's sha256 (hex) as the caller knows it, or ""
+// to compute it.
+func parse(b []byte, checksum string) (*Info, error) {
 	f, err := weights.Read(b)
 	if err != nil {
 		return nil, err
@@ -43,7 +47,10 @@ func Parse(b []byte) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Info{Config: cfg, Meta: meta, Checksum: weights.Checksum(b), File: f}, nil
+	if checksum == "" {
+		checksum = weights.Checksum(b)
+	}
+	return &Info{Config: cfg, Meta: meta, Checksum: checksum, File: f}, nil
 }
 
 // MetaOf reads the dataset, factor and action names and the preprocessing
@@ -85,7 +92,17 @@ func Params(f *weights.File) nn.Params {
 
 // Load reads a weights file and builds the model it describes.
 func Load(b []byte, opts ctvae.Options) (*ctvae.Model, *Info, error) {
-	info, err := Parse(b)
+	return LoadChecked(b, "", opts)
+}
+
+// LoadChecked is Load for a caller that has already checked the file's
+// sha256 (hex, lower case), e.g. a page that checked a download against its
+// site's manifest: Info.Checksum is then that value and the file is not
+// hashed again (a whole-file sha256, tens of ms in wasm for the larger
+// models). The checksum only names the model; the file itself is read and
+// validated as by Load. An empty checksum makes it Load.
+func LoadChecked(b []byte, checksum string, opts ctvae.Options) (*ctvae.Model, *Info, error) {
+	info, err := parse(b, checksum)
 	if err != nil {
 		return nil, nil, err
 	}

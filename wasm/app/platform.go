@@ -44,9 +44,9 @@ type platform struct {
 	ready      chan struct{}
 	pending    map[int64]*call
 	nextID     int64
-	lastLoad   []byte // the weights loaded last, reloaded after a crash
-	restarting bool   // a restarted worker has not reloaded the weights yet
-	dead       error  // set when the engine could not be restarted
+	lastLoad   *protocol.Request // the last successful load (weights and checksum), repeated after a crash
+	restarting bool              // a restarted worker has not reloaded the weights yet
+	dead       error             // set when the engine could not be restarted
 	onRestart  func(ui.Restart)
 	listeners  []safejs.Func
 	measures   int // performance measures since the last clear (render loop only)
@@ -97,9 +97,9 @@ func newPlatform() (*platform, error) {
 // ---------------------------------------------------------------- engine worker
 
 // startWorker starts an engine worker. After a crash (why != ""), reload
-// are the last weights: they are posted to the new worker before any other
+// is the last load request: it is posted to the new worker before any other
 // request, and the outcome is reported to the page (OnRestart).
-func (p *platform) startWorker(reload []byte, why string) error {
+func (p *platform) startWorker(reload *protocol.Request, why string) error {
 	w, early := p.earlyWorker()
 	if w.IsUndefined() {
 		ctor, err := p.global.Get("Worker")
@@ -212,7 +212,7 @@ func (p *platform) earlyWorker() (safejs.Value, []safejs.Value) {
 // started waits until worker w said ready, posts the reload of the last
 // weights when there are any, lets other requests through and reports a
 // restart's outcome.
-func (p *platform) started(w safejs.Value, said, ready chan struct{}, reload []byte, why string) {
+func (p *platform) started(w safejs.Value, said, ready chan struct{}, reload *protocol.Request, why string) {
 	select {
 	case <-said:
 	case <-time.After(time.Minute):
@@ -238,7 +238,9 @@ func (p *platform) started(w safejs.Value, said, ready chan struct{}, reload []b
 		c = &call{done: make(chan protocol.Response, 1)}
 		p.pending[id] = c
 		p.mu.Unlock()
-		if err := post(w, protocol.Request{ID: id, Op: protocol.OpLoad, Weights: reload}); err != nil {
+		req := *reload
+		req.ID = id
+		if err := post(w, req); err != nil {
 			c.done <- protocol.ErrorResponse(id, protocol.Errorf(protocol.CodeInternal, "posting the weights: %v", err))
 		}
 	}
@@ -503,7 +505,7 @@ func (p *platform) Call(ctx context.Context, req protocol.Request, progress func
 	}
 	if req.Op == protocol.OpLoad {
 		p.mu.Lock()
-		p.lastLoad = req.Weights
+		p.lastLoad = &req
 		p.mu.Unlock()
 	}
 	return resp, nil

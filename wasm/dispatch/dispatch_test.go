@@ -348,3 +348,67 @@ func TestServerRunStopsWithContext(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A load may carry the sha256 the page already checked: the engine reports
+// it instead of hashing the file again, but still reads and validates the
+// whole file; without one it hashes; a malformed one is refused and changes
+// nothing.
+func TestLoadChecksum(t *testing.T) {
+	rec := &recorder{}
+	s := newLoadedServer(t, rec, func() {})
+	b, other := modelBytes(t, 3), modelBytes(t, 4)
+	info := func() *protocol.Info {
+		t.Helper()
+		rec.got = nil
+		s.Receive([]byte(`{"id":50,"op":"info"}`), nil)
+		runUntilIdle(s)
+		if h := rec.heads(); len(h) != 1 || h[0].Info == nil {
+			t.Fatalf("info: %+v", h)
+		}
+		return rec.heads()[0].Info
+	}
+	load := func(head string, w []byte) protocol.Head {
+		t.Helper()
+		rec.got = nil
+		s.Receive([]byte(head), [][]byte{w})
+		runUntilIdle(s)
+		h := rec.heads()
+		if len(h) != 1 {
+			t.Fatalf("%s: %d responses", head, len(h))
+		}
+		return h[0]
+	}
+	if got := info().Checksum; got != weights.Checksum(b) {
+		t.Fatalf("load without sha256: checksum %s, want the file's %s", got, weights.Checksum(b))
+	}
+
+	// Vouched: reported as given (in lower case), not recomputed.
+	sum := strings.ToUpper(weights.Checksum(other))
+	if h := load(`{"id":51,"op":"load","weights":0,"sha256":"`+sum+`"}`, other); h.Type != protocol.TypeResult || h.Info.Checksum != weights.Checksum(other) {
+		t.Fatalf("load with the right sha256: %+v", h)
+	}
+	vouched := strings.Repeat("5a", 32) // not the file's: the engine does not check it
+	if h := load(`{"id":52,"op":"load","weights":0,"sha256":"`+vouched+`"}`, b); h.Type != protocol.TypeResult || h.Info.Checksum != vouched {
+		t.Fatalf("load with a vouched sha256: %+v", h)
+	}
+
+	// A checksum does not make a bad file load.
+	corrupt := slices.Clone(b[:len(b)-7])
+	if h := load(`{"id":53,"op":"load","weights":0,"sha256":"`+weights.Checksum(corrupt)+`"}`, corrupt); h.Code != protocol.CodeBadWeights || !strings.Contains(h.Message, "previous model stays loaded") {
+		t.Fatalf("corrupt file with its sha256: %+v", h)
+	}
+	// Malformed checksums: bad requests that change nothing.
+	for _, bad := range []string{`""`, `"abc"`, `"` + strings.Repeat("z", 64) + `"`, `"` + weights.Checksum(other) + `0"`, `1`, `["` + weights.Checksum(other) + `"]`} {
+		h := load(`{"id":54,"op":"load","weights":0,"sha256":`+bad+`}`, other)
+		if h.Type != protocol.TypeError || h.Code != protocol.CodeBadRequest || h.ID != 54 || !strings.Contains(h.Message, "sha256") && !strings.Contains(h.Message, "JSON") {
+			t.Errorf("sha256 %s: %+v, want a bad_request about it", bad, h)
+		}
+	}
+	if got := info().Checksum; got != vouched {
+		t.Fatalf("after refused loads the checksum is %s, want %s (the model loaded before them)", got, vouched)
+	}
+	// No checksum: hashed again.
+	if h := load(`{"id":55,"op":"load","weights":0}`, other); h.Type != protocol.TypeResult || h.Info.Checksum != weights.Checksum(other) {
+		t.Fatalf("load without sha256 after a vouched one: %+v", h)
+	}
+}

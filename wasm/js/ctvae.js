@@ -32,7 +32,7 @@ export class CTVAE {
   #started = null; // promise: the worker is up (and the last weights reloaded)
   #pending = new Map(); // id -> {resolve, reject, onProgress, op}
   #nextId = 1;
-  #weights = null; // {bytes, sampling, seed} of the last successful load
+  #weights = null; // {bytes, fields} of the last successful load
   #restarts = 0;
 
   // create starts the worker. By default it uses the engine files built
@@ -137,7 +137,7 @@ export class CTVAE {
     this.#pending.clear();
     this.#started = this.#start().then(async () => {
       if (reload) {
-        await this.#send('load', { sampling: reload.sampling, seed: reload.seed }, [reload.bytes.slice().buffer], 'weights');
+        await this.#send('load', reload.fields, [reload.bytes.slice().buffer], 'weights');
       }
     });
     this.#started.catch((err) => console.error('ctvae: restarting the engine failed:', err));
@@ -220,7 +220,10 @@ export class CTVAE {
   }
 
   // load fetches (URL or string) or takes (ArrayBuffer, Uint8Array, Blob)
-  // weights, checks sha256 when given, and loads them. onProgress gets
+  // weights, checks sha256 when given, and loads them. A checked sha256 goes
+  // with the weights, so the worker reports it as the model's checksum
+  // instead of hashing the file again; without one the worker hashes it
+  // (the checksum only names the model). onProgress gets
   // {phase: 'download'|'verify'|'load', loaded, total}; total is null when the
   // server does not say. On any error the previous model stays loaded.
   // Resolves with the model info (as info()).
@@ -235,6 +238,7 @@ export class CTVAE {
       }
     };
     const bytes = await readWeights(src, tell);
+    const fields = { sampling, seed };
     if (sha256) {
       tell('verify', bytes.byteLength, bytes.byteLength);
       const got = await sha256Hex(bytes);
@@ -242,11 +246,12 @@ export class CTVAE {
         throw new CTVAEError('checksum', `ctvae: weights ${describe(src)} have sha256 ${got}, want ${sha256}; ` +
           'the file is corrupt or not the expected one (the previous model stays loaded)');
       }
+      fields.sha256 = got;
     }
     tell('load', bytes.byteLength, bytes.byteLength);
     await this.#ready();
-    const result = await this.#send('load', { sampling, seed }, [bytes.slice().buffer], 'weights');
-    this.#weights = { bytes, sampling, seed };
+    const result = await this.#send('load', fields, [bytes.slice().buffer], 'weights');
+    this.#weights = { bytes, fields };
     return result.info;
   }
 

@@ -12,7 +12,7 @@
 // payloads (at most MaxBuffers), transferred, never copied element by
 // element. The head names a payload by its index in bufs. Request heads:
 //
-//	{"id":1, "op":"load", "weights":0, "sampling":"mode"|"sample", "seed":1}
+//	{"id":1, "op":"load", "weights":0, "sampling":"mode"|"sample", "seed":1, "sha256":"<64 hex>"}
 //	{"id":2, "op":"info"}
 //	{"id":3, "op":"reconstruct", "image":IN, "vq":false}
 //	{"id":4, "op":"intervene", "image":IN, "action":3 | "scale+"}
@@ -29,7 +29,12 @@
 // (little-endian int32 [n], the bytes of an Int32Array; intervene, retrieve
 // and decode accept codes). sample renders a seeded random transition pair
 // (x, then y with one factor moved one step) of a procedural dataset (the
-// loaded model's when "dataset" is absent). ids are integers in 0..2^53-1, unique among the
+// loaded model's when "dataset" is absent). A load's optional "sha256" is the
+// sha256 of the weights as the sender already checked it (the page checks
+// shipped weights against the site's manifest): the engine then reports it
+// as the model's checksum instead of hashing the file again. It only names
+// the model; nothing else relies on it, and without it the engine hashes
+// the file itself. ids are integers in 0..2^53-1, unique among the
 // requests in flight.
 //
 // A response is {head: "<JSON>", arrays: {name: TypedArray, ...}} with a Head
@@ -40,13 +45,16 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Limits bound what one request may make the worker hold or allocate.
@@ -112,6 +120,7 @@ type Request struct {
 	ID       int64
 	Op       Op
 	Weights  []byte // load
+	SHA256   string // load: the sender's sha256 of Weights, 64 lowercase hex digits; "" when not given
 	Sampling string // load: "mode" (default) or "sample"
 	Seed     uint64 // load, sample
 	Dataset  string // sample
@@ -146,6 +155,7 @@ type requestHead struct {
 	ID       *int64          `json:"id"`
 	Op       Op              `json:"op"`
 	Weights  *int            `json:"weights"`
+	SHA256   *string         `json:"sha256"`
 	Sampling string          `json:"sampling"`
 	Seed     uint64          `json:"seed"`
 	Dataset  string          `json:"dataset"`
@@ -209,14 +219,14 @@ type decoder struct {
 func (d *decoder) allow(fields ...string) error {
 	h := d.head
 	set := map[string]bool{
-		"weights": h.Weights != nil, "sampling": h.Sampling != "", "seed": h.Seed != 0, "dataset": h.Dataset != "",
+		"weights": h.Weights != nil, "sha256": h.SHA256 != nil, "sampling": h.Sampling != "", "seed": h.Seed != 0, "dataset": h.Dataset != "",
 		"image": h.Image != nil, "x": h.X != nil, "y": h.Y != nil, "action": len(h.Action) > 0,
 		"steps": h.Steps != 0, "samples": h.Samples != nil, "vq": h.VQ, "target": h.Target != nil,
 	}
 	for _, f := range fields {
 		delete(set, f)
 	}
-	for _, name := range []string{"weights", "sampling", "seed", "dataset", "image", "x", "y", "action", "steps", "samples", "vq", "target"} {
+	for _, name := range []string{"weights", "sha256", "sampling", "seed", "dataset", "image", "x", "y", "action", "steps", "samples", "vq", "target"} {
 		if set[name] {
 			return Errorf(CodeBadRequest, "protocol: %s request %d has field %q, which %s does not take (it takes %v)", d.req.Op, d.req.ID, name, d.req.Op, fields)
 		}
@@ -229,7 +239,7 @@ func (d *decoder) decode() error {
 	var err error
 	switch r.Op {
 	case OpLoad:
-		if err = d.allow("weights", "sampling", "seed"); err != nil {
+		if err = d.allow("weights", "sha256", "sampling", "seed"); err != nil {
 			return err
 		}
 		if h.Weights == nil {
@@ -247,6 +257,11 @@ func (d *decoder) decode() error {
 			return Errorf(CodeBadRequest, "protocol: load request %d has sampling %q, want \"mode\" or \"sample\"", r.ID, h.Sampling)
 		}
 		r.Seed = h.Seed
+		if h.SHA256 != nil {
+			if r.SHA256, err = checksum(*h.SHA256); err != nil {
+				return Errorf(CodeBadRequest, "protocol: load request %d: %v", r.ID, err)
+			}
+		}
 	case OpInfo:
 		return d.allow()
 	case OpReconstruct, OpEncode:
@@ -393,6 +408,18 @@ func (d *decoder) action() (string, error) {
 		return strconv.FormatInt(n, 10), nil
 	}
 	return "", Errorf(CodeBadRequest, "protocol: %s request %d has \"action\" %s, want an integer index or a name string", d.req.Op, d.req.ID, truncate(raw))
+}
+
+// checksum checks a sha256 given as hex (either case) and returns it in
+// lower case, as the engine reports checksums.
+func checksum(s string) (string, error) {
+	if len(s) != 2*sha256.Size {
+		return "", fmt.Errorf("\"sha256\" %q has %d characters, want %d hex digits (or leave it out and the engine hashes the weights)", truncate([]byte(s)), len(s), 2*sha256.Size)
+	}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("\"sha256\" %q is not hexadecimal, want %d hex digits (or leave it out and the engine hashes the weights)", truncate([]byte(s)), 2*sha256.Size)
+	}
+	return strings.ToLower(s), nil
 }
 
 func truncate(b []byte) string {

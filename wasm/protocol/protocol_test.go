@@ -12,6 +12,7 @@ func TestRequestRoundTrip(t *testing.T) {
 	png := Input{Format: FormatImage, Encoded: []byte("\x89PNG...")}
 	for _, r := range []Request{
 		{ID: 1, Op: OpLoad, Weights: []byte{1, 2, 3}, Sampling: "sample", Seed: 9},
+		{ID: 1, Op: OpLoad, Weights: []byte{1}, Sampling: "mode", SHA256: strings.Repeat("0a", 32)},
 		{ID: 2, Op: OpInfo},
 		{ID: 3, Op: OpReconstruct, Image: img, VQ: true},
 		{ID: 4, Op: OpIntervene, Image: codes, Action: "scale+"},
@@ -38,8 +39,17 @@ func TestRequestRoundTrip(t *testing.T) {
 
 func TestDecodeRequestDefaults(t *testing.T) {
 	r, err := DecodeRequest([]byte(`{"id":5,"op":"load","weights":0}`), [][]byte{{1}})
-	if err != nil || r.Sampling != "mode" || r.Seed != 0 {
+	if err != nil || r.Sampling != "mode" || r.Seed != 0 || r.SHA256 != "" {
 		t.Fatalf("load defaults: %+v, %v", r, err)
+	}
+	// A checksum in either case is kept in lower case; null is no checksum.
+	r, err = DecodeRequest([]byte(`{"id":5,"op":"load","weights":0,"sha256":"`+strings.Repeat("aB", 32)+`"}`), [][]byte{{1}})
+	if err != nil || r.SHA256 != strings.Repeat("ab", 32) {
+		t.Fatalf("load with sha256: %+v, %v", r, err)
+	}
+	r, err = DecodeRequest([]byte(`{"id":5,"op":"load","weights":0,"sha256":null}`), [][]byte{{1}})
+	if err != nil || r.SHA256 != "" {
+		t.Fatalf("load with sha256 null: %+v, %v", r, err)
 	}
 	r, err = DecodeRequest([]byte(`{"id":6,"op":"retrieve","x":{"buf":0,"format":"f32"},"y":{"buf":1,"format":"f32"}}`), [][]byte{{0, 0, 0, 0}, {0, 0, 128, 63}})
 	if err != nil || r.Samples != 1 || r.Y.F32[0] != 1 {
@@ -68,6 +78,12 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{`{"id":5,"op":"load"}`, nil, 5, `needs "weights"`},
 		{`{"id":5,"op":"load","weights":1}`, [][]byte{{1}}, 5, "names buffer 1, but the message has 1"},
 		{`{"id":5,"op":"load","weights":0}`, [][]byte{{}}, 5, "is empty"},
+		{`{"id":5,"op":"load","weights":0,"sha256":""}`, [][]byte{{1}}, 5, `"sha256" "" has 0 characters, want 64 hex digits`},
+		{`{"id":5,"op":"load","weights":0,"sha256":"abc"}`, [][]byte{{1}}, 5, `has 3 characters, want 64 hex digits`},
+		{`{"id":5,"op":"load","weights":0,"sha256":"` + strings.Repeat("g", 64) + `"}`, [][]byte{{1}}, 5, "is not hexadecimal"},
+		{`{"id":5,"op":"load","weights":0,"sha256":"` + strings.Repeat("a", 65) + `"}`, [][]byte{{1}}, 5, "has 65 characters"},
+		{`{"id":5,"op":"load","weights":0,"sha256":64}`, [][]byte{{1}}, 5, "not a valid JSON object"},
+		{`{"id":5,"op":"info","sha256":"` + strings.Repeat("a", 64) + `"}`, nil, 5, `field "sha256"`},
 		{`{"id":5,"op":"load","weights":0,"sampling":"random"}`, [][]byte{{1}}, 5, `sampling "random"`},
 		{`{"id":6,"op":"reconstruct"}`, nil, 6, `needs "image"`},
 		{`{"id":6,"op":"reconstruct","image":{"buf":0,"format":"codes"}}`, [][]byte{f32}, 6, `format "codes"`},
@@ -121,6 +137,7 @@ func TestMarshalHeadNonFinite(t *testing.T) {
 // it was given.
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"id":1,"op":"load","weights":0}`), []byte{1, 2}, []byte{}, uint8(1))
+	f.Add([]byte(`{"id":1,"op":"load","weights":0,"sha256":"`+strings.Repeat("0F", 32)+`"}`), []byte{1, 2}, []byte{}, uint8(1))
 	f.Add([]byte(`{"id":2,"op":"retrieve","x":{"buf":0,"format":"f32"},"y":{"buf":1,"format":"image"},"samples":3}`), []byte{0, 0, 0, 0}, []byte{9}, uint8(2))
 	f.Add([]byte(`{"id":3,"op":"intervene","image":{"buf":1,"format":"codes"},"action":"scale+"}`), []byte{}, []byte{1, 0, 0, 0}, uint8(2))
 	f.Add([]byte(`{"id":4,"op":"traverse","image":{"buf":0,"format":"f32"},"action":2,"steps":5}`), []byte{0, 0, 0, 0}, []byte{}, uint8(1))

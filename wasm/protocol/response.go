@@ -171,6 +171,9 @@ func EncodeRequest(r Request) (head []byte, bufs [][]byte) {
 		h["weights"] = len(bufs)
 		bufs = append(bufs, r.Weights)
 	}
+	if r.SHA256 != "" {
+		h["sha256"] = r.SHA256
+	}
 	if r.Sampling != "" {
 		h["sampling"] = r.Sampling
 	}
