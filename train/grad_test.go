@@ -115,6 +115,11 @@ func TestConvBackwardFiniteDifferences(t *testing.T) {
 		{"conv3x3", kernels.ConvParams{N: 2, CIn: 3, H: 5, W: 5, COut: 4, KH: 3, KW: 3, Stride: 1, Pad: 1}, nn.ActReLU},
 		{"conv1x1", kernels.ConvParams{N: 2, CIn: 3, H: 4, W: 4, COut: 5, KH: 1, KW: 1, Stride: 1}, nn.ActNone},
 		{"up4x4s2", kernels.ConvParams{N: 2, CIn: 4, H: 4, W: 4, COut: 3, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true}, nn.ActTanh},
+		// 16 channels: the adjoint runs through the runtime's 4×4 stride-2
+		// Winograd plans; odd sizes have no adjoint plan (GEMM + col2im).
+		{"down4x4s2wino", kernels.ConvParams{N: 1, CIn: 16, H: 6, W: 6, COut: 16, KH: 4, KW: 4, Stride: 2, Pad: 1}, nn.ActLeakyReLU},
+		{"up4x4s2wino", kernels.ConvParams{N: 1, CIn: 16, H: 3, W: 3, COut: 16, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true}, nn.ActLeakyReLU},
+		{"down4x4s2odd", kernels.ConvParams{N: 2, CIn: 3, H: 7, W: 7, COut: 4, KH: 4, KW: 4, Stride: 2, Pad: 1}, nn.ActLeakyReLU},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,7 +127,7 @@ func TestConvBackwardFiniteDifferences(t *testing.T) {
 			specs := nn.ConvSpecs("l", tc.cp.CIn, tc.cp.COut, tc.cp.KH, true, tc.cp.Transposed)
 			params := nn.InitParams(specs, 3)
 			grads := newGrads(specs)
-			c := newConv("l", params, grads, tc.cp, true, tc.act, true)
+			c := newConv("l", params, grads, tc.cp, true, tc.act, true, nil)
 			x := make([]float32, tc.cp.N*tc.cp.CIn*tc.cp.H*tc.cp.W)
 			randFill(r, x, 1)
 			ro := make([]float32, len(c.out))
@@ -146,7 +151,7 @@ func TestResidualBackwardFiniteDifferences(t *testing.T) {
 	specs := nn.ResidualSpecs("res", 3)
 	params := nn.InitParams(specs, 6)
 	grads := newGrads(specs)
-	l := newResidual("res", params, grads, 2, 3, 5, 5)
+	l := newResidual("res", params, grads, 2, 3, 5, 5, nil)
 	x := make([]float32, 2*3*5*5)
 	randFill(r, x, 1)
 	ro := make([]float32, len(x))

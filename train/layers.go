@@ -25,14 +25,17 @@ import (
 // read by K×K windows with stride S and padding P at OH×OW positions.
 type geom struct{ C, H, W, K, S, P, OH, OW int }
 
-// im2col writes col[(c·K+ky)·K+kx, y·OW+x] = x[c, y·S-P+ky, x·S-P+kx] (0 outside).
-func (g geom) im2col(col, x []float32) {
+// im2col writes col[((c·K+ky)·K+kx)·ld + y·OW+x] = x[c, y·S-P+ky, x·S-P+kx]
+// (0 outside): rows of OH·OW columns at a row stride ld (OH·OW for one
+// image alone, more when several images sit side by side).
+func (g geom) im2col(col []float32, ld int, x []float32) {
 	ohw := g.OH * g.OW
 	for c := 0; c < g.C; c++ {
 		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ky := 0; ky < g.K; ky++ {
 			for kx := 0; kx < g.K; kx++ {
-				row := col[((c*g.K+ky)*g.K+kx)*ohw : ((c*g.K+ky)*g.K+kx+1)*ohw]
+				r := (c*g.K+ky)*g.K + kx
+				row := col[r*ld : r*ld+ohw]
 				for y := 0; y < g.OH; y++ {
 					out := row[y*g.OW : (y+1)*g.OW]
 					iy := y*g.S - g.P + ky
@@ -128,25 +131,41 @@ type layer interface {
 
 // conv is a Conv2d or ConvTranspose2d with bias and activation.
 type conv struct {
-	p          kernels.ConvParams // N = shard size
-	plan       *kernels.Conv
-	act        nn.Activation
-	w, b       []float32 // shared parameters
-	gw, gb     []float32 // this shard's gradients
-	g          geom      // im2col geometry of the regular conv (the adjoint one when transposed)
-	in, out    []float32 // input (not owned) and output [n, COut, OH, OW]
-	col, dx    []float32
-	needDX     bool
-	inSz, oSz  int
-	colRows    int
-	colColumns int
+	p      kernels.ConvParams // N = shard size
+	plan   *kernels.Conv
+	act    nn.Activation
+	w, b   []float32 // shared parameters
+	gw, gb []float32 // this shard's gradients
+	g      geom      // im2col geometry of the regular conv (the adjoint one when transposed)
+	in     []float32 // input (not owned)
+	out    []float32 // output [n, COut, OH, OW]
+	dx     []float32
+	needDX bool
+	inSz   int
+	oSz    int
+	rows   int // im2col rows: CIn·K² (COut·K² transposed)
+	cols   int // im2col columns of one image: OH·OW (H·W transposed)
+	chunk  int // images per weight-gradient GEMM
+	// dplan computes dx from dy as a forward convolution (nil: GEMMs and
+	// col2im per image): the adjoint of a convolution is the transposed
+	// convolution with the same weights and the other way round, and a
+	// stride-1 "same" convolution's adjoint is a convolution with the
+	// kernel flipped and its channel axes swapped (wflip), which the
+	// runtime runs with Winograd or one GEMM.
+	dplan   *kernels.Conv
+	wflip   []float32
+	scratch *[]float32 // the shard's GEMM operand buffer, shared by its layers
 }
 
 // newConv binds prefix.weight/.bias of params and grads to a planned
-// convolution over shards of cp.N samples.
-func newConv(prefix string, params, grads nn.Params, cp kernels.ConvParams, bias bool, act nn.Activation, needDX bool) *conv {
+// convolution over shards of cp.N samples. scratch is a buffer the layers
+// of one shard share (grown on first use); nil gives the layer its own.
+func newConv(prefix string, params, grads nn.Params, cp kernels.ConvParams, bias bool, act nn.Activation, needDX bool, scratch *[]float32) *conv {
 	c := &conv{p: cp, plan: kernels.NewConv(cp), act: act, needDX: needDX,
-		w: params[prefix+".weight"].Data, gw: grads[prefix+".weight"].Data}
+		w: params[prefix+".weight"].Data, gw: grads[prefix+".weight"].Data, scratch: scratch}
+	if c.scratch == nil {
+		c.scratch = new([]float32)
+	}
 	if bias {
 		c.b, c.gb = params[prefix+".bias"].Data, grads[prefix+".bias"].Data
 	}
@@ -159,17 +178,63 @@ func newConv(prefix string, params, grads nn.Params, cp kernels.ConvParams, bias
 	} else {
 		c.g = geom{C: cp.CIn, H: cp.H, W: cp.W, K: cp.KH, S: cp.Stride, P: cp.Pad, OH: oh, OW: ow}
 	}
-	c.colRows, c.colColumns = c.g.C*c.g.K*c.g.K, c.g.OH*c.g.OW
-	c.col = make([]float32, c.colRows*c.colColumns)
+	c.rows, c.cols = c.g.C*c.g.K*c.g.K, c.g.OH*c.g.OW
+	// Enough images per weight-gradient GEMM for a k of at least 512 (the
+	// C tile is loaded and stored once per GEMM, not once per image),
+	// with the operands under 8 MiB.
+	c.chunk = max(1, min(cp.N, 512/c.cols))
+	for c.chunk > 1 && c.rows*c.cols*c.chunk > 1<<21 {
+		c.chunk--
+	}
 	c.out = make([]float32, cp.N*c.oSz)
 	if needDX {
 		c.dx = make([]float32, cp.N*c.inSz)
+		c.dplan = adjointPlan(cp)
+		if c.dplan != nil && !cp.Transposed && cp.Stride == 1 {
+			c.wflip = make([]float32, len(c.w))
+		}
 	}
 	c.reload()
 	return c
 }
 
-func (c *conv) reload() { c.plan.SetWeights(c.w, c.b) }
+// adjointPlan plans dx = adjoint(dy) for a conv of shape cp as a forward
+// convolution (see conv.dplan), or returns nil when none fits.
+func adjointPlan(cp kernels.ConvParams) *kernels.Conv {
+	q := kernels.ConvParams{N: cp.N, CIn: cp.COut, H: cp.OutH(), W: cp.OutW(), COut: cp.CIn,
+		KH: cp.KH, KW: cp.KW, Stride: cp.Stride, Pad: cp.Pad, Transposed: !cp.Transposed}
+	if cp.Stride == 1 && !cp.Transposed && cp.KH == cp.KW && cp.KH%2 == 1 && cp.Pad == cp.KH/2 {
+		q.Transposed = false // flipped kernel, same padding
+	}
+	if q.OutH() != cp.H || q.OutW() != cp.W {
+		return nil // a stride that drops input rows: no exact adjoint conv
+	}
+	return kernels.NewConv(q)
+}
+
+func (c *conv) reload() {
+	c.plan.SetWeights(c.w, c.b)
+	if c.dplan == nil {
+		return
+	}
+	if c.wflip == nil {
+		c.dplan.SetWeights(c.w, nil)
+		return
+	}
+	// wflip[ci, co, ky, kx] = w[co, ci, K-1-ky, K-1-kx].
+	p := c.p
+	kk := p.KH * p.KW
+	for co := 0; co < p.COut; co++ {
+		for ci := 0; ci < p.CIn; ci++ {
+			src := c.w[(co*p.CIn+ci)*kk : (co*p.CIn+ci+1)*kk]
+			dst := c.wflip[(ci*p.COut+co)*kk : (ci*p.COut+co+1)*kk]
+			for t, v := range src {
+				dst[kk-1-t] = v
+			}
+		}
+	}
+	c.dplan.SetWeights(c.wflip, nil)
+}
 
 func (c *conv) forward(x []float32) []float32 {
 	c.in = x
@@ -181,7 +246,9 @@ func (c *conv) forward(x []float32) []float32 {
 // backward: with col = im2col(x) [CIn·K², OH·OW] and W as [COut, CIn·K²],
 // y = W·col, so dW += dy·colᵀ and dx = col2im(Wᵀ·dy). Transposed, with
 // dcol = im2col(dy) [COut·K², H·W] and W as [CIn, COut·K²]: dx = W·dcol and
-// dW += x·dcolᵀ.
+// dW += x·dcolᵀ. The weight gradient takes chunks of images side by side
+// (one GEMM with k = images·columns); dx is the adjoint convolution of dy
+// when dplan fits.
 func (c *conv) backward(dy []float32) []float32 {
 	actBackward(c.act, dy, c.out)
 	p := c.p
@@ -197,34 +264,73 @@ func (c *conv) backward(dy []float32) []float32 {
 			}
 		}
 	}
-	rows, cols := c.colRows, c.colColumns
+	c.weightGrad(dy)
+	if !c.needDX {
+		return nil
+	}
+	if c.dplan != nil {
+		c.dplan.Forward(c.dx, dy)
+		return c.dx
+	}
+	rows, cols := c.rows, c.cols
+	col := c.buf(rows * cols)
 	for n := 0; n < p.N; n++ {
-		x, d := c.in[n*c.inSz:(n+1)*c.inSz], dy[n*c.oSz:(n+1)*c.oSz]
-		if p.Transposed {
-			c.g.im2col(c.col, d)
-			kernels.GEMM(false, true, p.CIn, rows, cols, x, cols, c.col, cols, 1, c.gw, rows)
-			if c.needDX {
-				kernels.GEMM(false, false, p.CIn, cols, rows, c.w, rows, c.col, cols, 0, c.dx[n*c.inSz:(n+1)*c.inSz], cols)
-			}
-			continue
-		}
-		src := x
-		if !c.is1x1() {
-			c.g.im2col(c.col, x)
-			src = c.col
-		}
-		kernels.GEMM(false, true, p.COut, rows, cols, d, cols, src, cols, 1, c.gw, rows)
-		if c.needDX {
-			dst := c.dx[n*c.inSz : (n+1)*c.inSz]
-			if c.is1x1() {
-				kernels.GEMM(true, false, rows, cols, p.COut, c.w, rows, d, cols, 0, dst, cols)
-			} else {
-				kernels.GEMM(true, false, rows, cols, p.COut, c.w, rows, d, cols, 0, c.col, cols)
-				c.g.col2im(dst, c.col)
-			}
+		d, dst := dy[n*c.oSz:(n+1)*c.oSz], c.dx[n*c.inSz:(n+1)*c.inSz]
+		switch {
+		case p.Transposed:
+			c.g.im2col(col, cols, d)
+			kernels.GEMM(false, false, p.CIn, cols, rows, c.w, rows, col, cols, 0, dst, cols)
+		case c.is1x1():
+			kernels.GEMM(true, false, rows, cols, p.COut, c.w, rows, d, cols, 0, dst, cols)
+		default:
+			kernels.GEMM(true, false, rows, cols, p.COut, c.w, rows, d, cols, 0, col, cols)
+			c.g.col2im(dst, col)
 		}
 	}
 	return c.dx
+}
+
+// weightGrad adds dW from dy [n, COut, OH, OW] and the layer's input, a
+// chunk of nb images per GEMM: with the images' columns side by side, dW +=
+// D·Colᵀ (D [COut, nb·OH·OW], Col = im2col(x) [CIn·K², nb·OH·OW]), or
+// transposed dW += X·DColᵀ (X [CIn, nb·H·W], DCol = im2col(dy)).
+func (c *conv) weightGrad(dy []float32) {
+	p := c.p
+	rows, cols := c.rows, c.cols
+	for n0 := 0; n0 < p.N; n0 += c.chunk {
+		nb := min(c.chunk, p.N-n0)
+		ld := nb * cols
+		// a: the [m, ld] side (dy, or x when transposed); col: [rows, ld].
+		m, aSz, aSrc, cSz, cSrc := p.COut, c.oSz, dy, c.inSz, c.in
+		if p.Transposed {
+			m, aSz, aSrc, cSz, cSrc = p.CIn, c.inSz, c.in, c.oSz, dy
+		}
+		buf := c.buf(m*ld + rows*ld)
+		a, col := buf[:m*ld], buf[m*ld:]
+		for i := 0; i < nb; i++ {
+			img := aSrc[(n0+i)*aSz : (n0+i+1)*aSz]
+			for r := 0; r < m; r++ {
+				copy(a[r*ld+i*cols:r*ld+(i+1)*cols], img[r*cols:(r+1)*cols])
+			}
+			src := cSrc[(n0+i)*cSz : (n0+i+1)*cSz]
+			if c.is1x1() {
+				for r := 0; r < rows; r++ {
+					copy(col[r*ld+i*cols:r*ld+(i+1)*cols], src[r*cols:(r+1)*cols])
+				}
+			} else {
+				c.g.im2col(col[i*cols:], ld, src)
+			}
+		}
+		kernels.GEMM(false, true, m, rows, ld, a, ld, col, ld, 1, c.gw, rows)
+	}
+}
+
+// buf returns the shard's scratch buffer with at least n floats.
+func (c *conv) buf(n int) []float32 {
+	if len(*c.scratch) < n {
+		*c.scratch = make([]float32, n)
+	}
+	return (*c.scratch)[:n]
 }
 
 func (c *conv) is1x1() bool {
@@ -237,12 +343,12 @@ type residual struct {
 	out    []float32
 }
 
-func newResidual(prefix string, params, grads nn.Params, n, ch, h, w int) *residual {
+func newResidual(prefix string, params, grads nn.Params, n, ch, h, w int, scratch *[]float32) *residual {
 	cp3 := kernels.ConvParams{N: n, CIn: ch, H: h, W: w, COut: ch, KH: 3, KW: 3, Stride: 1, Pad: 1}
 	cp1 := kernels.ConvParams{N: n, CIn: ch, H: h, W: w, COut: ch, KH: 1, KW: 1, Stride: 1}
 	return &residual{
-		c3:  newConv(prefix+".resblock.0", params, grads, cp3, false, nn.ActReLU, true),
-		c1:  newConv(prefix+".resblock.2", params, grads, cp1, false, nn.ActNone, true),
+		c3:  newConv(prefix+".resblock.0", params, grads, cp3, false, nn.ActReLU, true, scratch),
+		c1:  newConv(prefix+".resblock.2", params, grads, cp1, false, nn.ActNone, true, scratch),
 		out: make([]float32, n*ch*h*w),
 	}
 }

@@ -54,22 +54,23 @@ func modName(part string, i int) string { return part + "." + strconv.Itoa(i) }
 // vqvae.Specs). The first encoder conv needs no input gradient.
 func newVQNet(c vqvae.Config, params, grads nn.Params, n int) *vqNet {
 	v := &vqNet{cfg: c, n: n}
+	scratch := new([]float32)
 	s := c.ImgSize
 	L, hLast := len(c.HiddenDims), c.HiddenDims[len(c.HiddenDims)-1]
 	in := c.InChannels
 	for i, h := range c.HiddenDims {
 		cp := kernels.ConvParams{N: n, CIn: in, H: s, W: s, COut: h, KH: 4, KW: 4, Stride: 2, Pad: 1}
-		v.enc = append(v.enc, newConv(modName("encoder", i)+".0", params, grads, cp, true, nn.ActLeakyReLU, i > 0))
+		v.enc = append(v.enc, newConv(modName("encoder", i)+".0", params, grads, cp, true, nn.ActLeakyReLU, i > 0, scratch))
 		in, s = h, s/2
 	}
 	cp3 := kernels.ConvParams{N: n, CIn: hLast, H: s, W: s, COut: hLast, KH: 3, KW: 3, Stride: 1, Pad: 1}
-	v.enc = append(v.enc, newConv(modName("encoder", L)+".0", params, grads, cp3, true, nn.ActLeakyReLU, true))
+	v.enc = append(v.enc, newConv(modName("encoder", L)+".0", params, grads, cp3, true, nn.ActLeakyReLU, true, scratch))
 	for r := 0; r < c.ResidualLayers; r++ {
-		v.enc = append(v.enc, newResidual(modName("encoder", L+1+r), params, grads, n, hLast, s, s))
+		v.enc = append(v.enc, newResidual(modName("encoder", L+1+r), params, grads, n, hLast, s, s, scratch))
 	}
 	v.enc = append(v.enc, &leaky{out: make([]float32, n*hLast*s*s)})
 	cp1 := kernels.ConvParams{N: n, CIn: hLast, H: s, W: s, COut: c.EmbeddingDim, KH: 1, KW: 1, Stride: 1}
-	v.enc = append(v.enc, newConv(modName("encoder", L+c.ResidualLayers+2)+".0", params, grads, cp1, true, nn.ActLeakyReLU, true))
+	v.enc = append(v.enc, newConv(modName("encoder", L+c.ResidualLayers+2)+".0", params, grads, cp1, true, nn.ActLeakyReLU, true, scratch))
 
 	const cb = "vq_layer.quantizers.0.embedding.weight"
 	v.code, v.gcode = params[cb].Data, grads[cb].Data
@@ -79,9 +80,9 @@ func newVQNet(c vqvae.Config, params, grads nn.Params, n int) *vqNet {
 	v.zq = make([]float32, n*c.EmbeddingDim*hw)
 
 	cpd := kernels.ConvParams{N: n, CIn: c.EmbeddingDim, H: s, W: s, COut: hLast, KH: 3, KW: 3, Stride: 1, Pad: 1}
-	v.dec = append(v.dec, newConv("decoder.0.0", params, grads, cpd, true, nn.ActLeakyReLU, true))
+	v.dec = append(v.dec, newConv("decoder.0.0", params, grads, cpd, true, nn.ActLeakyReLU, true, scratch))
 	for r := 0; r < c.ResidualLayers; r++ {
-		v.dec = append(v.dec, newResidual(modName("decoder", 1+r), params, grads, n, hLast, s, s))
+		v.dec = append(v.dec, newResidual(modName("decoder", 1+r), params, grads, n, hLast, s, s, scratch))
 	}
 	v.dec = append(v.dec, &leaky{out: make([]float32, n*hLast*s*s)})
 	for i := L - 1; i >= 0; i-- {
@@ -90,7 +91,7 @@ func newVQNet(c vqvae.Config, params, grads nn.Params, n int) *vqNet {
 			out, act = c.HiddenDims[i-1], nn.ActLeakyReLU
 		}
 		cp := kernels.ConvParams{N: n, CIn: c.HiddenDims[i], H: s, W: s, COut: out, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true}
-		v.dec = append(v.dec, newConv(modName("decoder", c.ResidualLayers+2+L-1-i)+".0", params, grads, cp, true, act, true))
+		v.dec = append(v.dec, newConv(modName("decoder", c.ResidualLayers+2+L-1-i)+".0", params, grads, cp, true, act, true, scratch))
 		s *= 2
 	}
 	v.dout = make([]float32, n*c.InChannels*c.ImgSize*c.ImgSize)
