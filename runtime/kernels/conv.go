@@ -112,6 +112,24 @@ func (c *Conv) SetWeights(w, b []float32) {
 	}
 }
 
+// CopyWeights installs the weights of src, a plan of the same shapes, as
+// they are after its SetWeights (no second transform): plans of the same
+// layer on several goroutines transform the weights once.
+func (c *Conv) CopyWeights(src *Conv) {
+	if c.p != src.p {
+		panic("kernels: Conv.CopyWeights: different shapes")
+	}
+	if src.bias == nil {
+		c.bias = nil
+	} else {
+		c.bias = append(c.bias[:0], src.bias...)
+	}
+	copy(c.wp, src.wp)
+	if c.wino != nil {
+		copy(c.wino.u, src.wino.u)
+	}
+}
+
 // Forward computes dst = conv(src) + b: src [N, CIn, H, W], dst [N, COut, OH, OW].
 func (c *Conv) Forward(dst, src []float32) {
 	p := c.p
