@@ -29,6 +29,10 @@ type EvalOptions struct {
 	// retrieval (the model must be loaded with causal.Sample); 0 uses the
 	// model as loaded, one pass per action.
 	Samples int
+	// TableBaseline > 0 also reports the code-table baseline (see
+	// codetable.go) counted on that many action-balanced training pairs
+	// and scored on the same pairs as the model.
+	TableBaseline int
 }
 
 // FactorReport is the retrieval accuracy on the pairs of one factor.
@@ -62,6 +66,17 @@ type EvalReport struct {
 	ChangedFidelity float64 `json:"changed_fidelity,omitempty"`
 	// InterveneMSE is MSE(decode(CT(x, a)), y).
 	InterveneMSE float64 `json:"intervene_mse,omitempty"`
+	// TableBaseline is the code-table baseline's retrieval on the same
+	// pairs (EvalOptions.TableBaseline).
+	TableBaseline *BaselineReport `json:"table_baseline,omitempty"`
+}
+
+// BaselineReport is the retrieval accuracy of the code-table baseline.
+type BaselineReport struct {
+	TrainPairs     int            `json:"train_pairs"`
+	ActionAccuracy float64        `json:"action_accuracy"`
+	FactorAccuracy float64        `json:"factor_accuracy"`
+	PerFactor      []FactorReport `json:"per_factor"`
 }
 
 // Evaluate measures m on ds. It renders images itself and runs one image
@@ -70,6 +85,9 @@ func Evaluate(ctx context.Context, m *ctvae.Model, ds data.Dataset, o EvalOption
 	if ds.Channels() != m.Config.InChannels || ds.Size() != m.Config.ImgSize {
 		return nil, fmt.Errorf("train: eval: dataset %s (%d channels, %dx%d) does not fit the model (in_channels %d, img_size %d)",
 			ds.Name(), ds.Channels(), ds.Size(), ds.Size(), m.Config.InChannels, m.Config.ImgSize)
+	}
+	if o.TableBaseline < 0 {
+		return nil, fmt.Errorf("train: eval: table baseline of %d pairs, want >= 0", o.TableBaseline)
 	}
 	if o.Images < 1 {
 		return nil, fmt.Errorf("train: eval: %d images, want >= 1", o.Images)
@@ -137,9 +155,23 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		return err
 	}
 	F := m.NumFactors()
-	per := make([]FactorReport, F)
-	for f, fac := range ds.Factors() {
-		per[f].Name = fac.Name
+	newPer := func() []FactorReport {
+		per := make([]FactorReport, F)
+		for f, fac := range ds.Factors() {
+			per[f].Name = fac.Name
+		}
+		return per
+	}
+	per := newPer()
+	var table *codeTable
+	var base *BaselineReport
+	var scores []float64
+	if o.TableBaseline > 0 {
+		if table, err = buildCodeTable(ctx, m, ds, tr.Pairs[data.Train], o.TableBaseline, o.Seed^0x7ab1e); err != nil {
+			return err
+		}
+		base = &BaselineReport{TrainPairs: o.TableBaseline, PerFactor: newPer()}
+		scores = make([]float64, m.NumActions())
 	}
 	codesY := make([]int32, m.Nodes())
 	var actOK, facOK, nodes, nodesOK, changed, changedOK int
@@ -171,6 +203,18 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		if err != nil {
 			return err
 		}
+		if table != nil {
+			best, bestF := table.retrieve(in.Input, codesY, scores)
+			base.PerFactor[f].Pairs++
+			if best == p.Action {
+				base.ActionAccuracy++
+				base.PerFactor[f].ActionAccuracy++
+			}
+			if bestF == f {
+				base.FactorAccuracy++
+				base.PerFactor[f].FactorAccuracy++
+			}
+		}
 		for i, c := range in.Codes {
 			nodes++
 			if c == codesY[i] {
@@ -188,19 +232,30 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 	rep.Pairs, rep.Balanced, rep.Samples = o.Pairs, o.Balanced, o.Samples
 	rep.ActionAccuracy = float64(actOK) / float64(o.Pairs)
 	rep.FactorAccuracy = float64(facOK) / float64(o.Pairs)
-	for f := range per {
-		if per[f].Pairs > 0 {
-			per[f].ActionAccuracy /= float64(per[f].Pairs)
-			per[f].FactorAccuracy /= float64(per[f].Pairs)
-		}
-	}
+	perFactorRates(per)
 	rep.PerFactor = per
+	if base != nil {
+		base.ActionAccuracy /= float64(o.Pairs)
+		base.FactorAccuracy /= float64(o.Pairs)
+		perFactorRates(base.PerFactor)
+		rep.TableBaseline = base
+	}
 	rep.CodeFidelity = float64(nodesOK) / float64(nodes)
 	if changed > 0 {
 		rep.ChangedFidelity = float64(changedOK) / float64(changed)
 	}
 	rep.InterveneMSE = ise / float64(o.Pairs*len(y))
 	return nil
+}
+
+// perFactorRates turns per-factor counts of correct answers into rates.
+func perFactorRates(per []FactorReport) {
+	for f := range per {
+		if n := float64(per[f].Pairs); n > 0 {
+			per[f].ActionAccuracy /= n
+			per[f].FactorAccuracy /= n
+		}
+	}
 }
 
 func sqDist(a, b []float32) float64 {

@@ -71,7 +71,7 @@ func TestEvaluatePairsAccounting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Evaluate(context.Background(), m, ds, EvalOptions{Split: data.Test, Images: 2, Pairs: 15, Balanced: true, Seed: 4})
+	rep, err := Evaluate(context.Background(), m, ds, EvalOptions{Split: data.Test, Images: 2, Pairs: 15, Balanced: true, Seed: 4, TableBaseline: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +85,20 @@ func TestEvaluatePairsAccounting(t *testing.T) {
 	if sum != 15 || len(rep.PerFactor) != 5 {
 		t.Errorf("per-factor pairs sum to %d over %d factors, want 15 over 5", sum, len(rep.PerFactor))
 	}
+	b := rep.TableBaseline
+	if b == nil || b.TrainPairs != 20 || len(b.PerFactor) != 5 || b.ActionAccuracy < 0 || b.ActionAccuracy > 1 {
+		t.Fatalf("table baseline %+v, want 20 training pairs, 5 factors, a rate", b)
+	}
+	for f := range b.PerFactor {
+		if b.PerFactor[f].Pairs != rep.PerFactor[f].Pairs {
+			t.Errorf("factor %d: baseline scored %d pairs, model %d", f, b.PerFactor[f].Pairs, rep.PerFactor[f].Pairs)
+		}
+	}
 	if rep.CodeFidelity < 0 || rep.CodeFidelity > 1 || rep.InterveneMSE <= 0 {
 		t.Errorf("fidelity %v, intervene MSE %v", rep.CodeFidelity, rep.InterveneMSE)
+	}
+	if _, err := Evaluate(context.Background(), m, ds, EvalOptions{Images: 1, TableBaseline: -1}); err == nil {
+		t.Error("negative table baseline accepted")
 	}
 	if _, err := Evaluate(context.Background(), m, data.NewShapes3D(), EvalOptions{Images: 1}); err == nil {
 		t.Error("3-channel dataset accepted by a 1-channel model")

@@ -37,11 +37,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the image and pair draws")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	samples := fs.Int("samples", 0, "retrieval in sample mode (the official Bernoulli draws, seeded by --seed), averaging this many passes per action (0: deterministic mode)")
+	tableBaseline := fs.Int("table-baseline", 0, "also score the code-table baseline (per-action code transition counts over this many training pairs, no causal layer) on the same pairs")
 	gridPath := fs.String("grid", "", "also write the qualitative grid (PNG): for --grid-images test images, every action applied 1..--grid-steps times")
 	gridImages := fs.Int("grid-images", 3, "images in the grid")
 	gridSteps := fs.Int("grid-steps", 5, "applications of each action in the grid")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *tableBaseline < 0 || *tableBaseline > 1_000_000 {
+		return fmt.Errorf("--table-baseline %d, want 0..1000000", *tableBaseline)
 	}
 	if *samples < 0 || *samples > ctvae.MaxSamples {
 		return fmt.Errorf("--samples %d, want 0..%d", *samples, ctvae.MaxSamples)
@@ -87,7 +91,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "wrote %s\n", *gridPath)
 	}
-	rep, err := train.Evaluate(context.Background(), m, ds, train.EvalOptions{Split: sp, Images: *images, Pairs: *pairs, Balanced: *balanced, Seed: *seed, Samples: *samples})
+	rep, err := train.Evaluate(context.Background(), m, ds, train.EvalOptions{Split: sp, Images: *images, Pairs: *pairs, Balanced: *balanced, Seed: *seed, Samples: *samples, TableBaseline: *tableBaseline})
 	if err != nil {
 		return err
 	}
@@ -106,6 +110,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d pairs (balanced %v, %s): action accuracy %.3f, factor accuracy %.3f, code fidelity %.3f (changed nodes %.3f), intervene MSE %.5f\n",
 			rep.Pairs, rep.Balanced, mode, rep.ActionAccuracy, rep.FactorAccuracy, rep.CodeFidelity, rep.ChangedFidelity, rep.InterveneMSE)
 		for _, f := range rep.PerFactor {
+			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f\n", f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy)
+		}
+	}
+	if b := rep.TableBaseline; b != nil {
+		fmt.Fprintf(stdout, "code-table baseline (%d training pairs, no causal layer), same pairs: action accuracy %.3f, factor accuracy %.3f\n",
+			b.TrainPairs, b.ActionAccuracy, b.FactorAccuracy)
+		for _, f := range b.PerFactor {
 			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f\n", f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy)
 		}
 	}

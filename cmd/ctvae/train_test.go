@@ -84,6 +84,7 @@ func TestTrainEvalCLIBadInputs(t *testing.T) {
 		{[]string{"train", "--resume", filepath.Join(dir, "missing"), "--out", filepath.Join(dir, "x")}, "no such file"},
 		{[]string{"train", "--phase", "causal", "--dropout", "1", "--dataset", "dsprites", "--config", "testdata/tiny.json", "--out", filepath.Join(dir, "x")}, "dropout 1, want in [0, 1)"},
 		{[]string{"eval"}, "--weights is required"},
+		{[]string{"eval", "--weights", "x", "--table-baseline", "-5"}, "--table-baseline -5, want 0..1000000"},
 		{[]string{"plot", "x.csv"}, "--out is required"},
 		{[]string{"eval", "--weights", "x", "--samples", "-1"}, "--samples -1, want 0..256"},
 		{[]string{"eval", "--weights", "x", "--grid", "g.png", "--grid-steps", "0"}, "want 1..32 and 1..16"},
