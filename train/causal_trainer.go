@@ -234,10 +234,14 @@ func (t *Trainer) causalStep() (StepResult, error) {
 	res.Accuracy /= float64(B)
 	for _, name := range cr.names {
 		dst := t.sum[name].Data
+		src := make([][]float64, S) // looked up once per tensor, not per element
+		for s := range src {
+			src[s] = cr.g64[s].t[name][:len(dst)]
+		}
 		for i := range dst {
 			var v float64
-			for s := 0; s < S; s++ {
-				v += cr.g64[s].t[name][i]
+			for _, g := range src {
+				v += g[i]
 			}
 			dst[i] = float32(v)
 		}

@@ -236,6 +236,15 @@ func (c *conv) reload() {
 	c.dplan.SetWeights(c.wflip, nil)
 }
 
+// copyFrom installs the weights o (the same layer of another shard) was
+// reloaded with, without transforming them again.
+func (c *conv) copyFrom(o *conv) {
+	c.plan.CopyWeights(o.plan)
+	if c.dplan != nil {
+		c.dplan.CopyWeights(o.dplan)
+	}
+}
+
 func (c *conv) forward(x []float32) []float32 {
 	c.in = x
 	c.plan.Forward(c.out, x)

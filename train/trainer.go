@@ -322,9 +322,7 @@ func (t *Trainer) TrainStep() (StepResult, error) {
 	}
 	lr := t.LR()
 	t.Adam.Update(t.Params, t.sum, lr)
-	for _, net := range t.nets {
-		net.reload()
-	}
+	reloadNets(t.nets)
 	t.Offset += t.Opts.Batch
 	t.Step++
 	r := StepResult{Step: t.Step, Epoch: t.Epoch, LR: lr, Recon: total.SqErr / float64(nImg),

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"strconv"
+	"sync"
 
 	"ctvae/runtime/kernels"
 	"ctvae/runtime/nn"
@@ -35,6 +36,7 @@ type vqNet struct {
 	zq       []float32 // [n, D, h, w]
 	dzq      []float32 // gradient at the decoder input
 	dout     []float32 // gradient at the decoder output
+	all      []*conv   // convs(), once reloadNets needs it
 }
 
 // checkTrainable reports what the trainer does not support.
@@ -105,6 +107,58 @@ func (v *vqNet) reload() {
 	for _, l := range v.dec {
 		l.reload()
 	}
+}
+
+// convs lists the net's convolutions in module order.
+func (v *vqNet) convs() []*conv {
+	var out []*conv
+	for _, l := range append(append([]layer(nil), v.enc...), v.dec...) {
+		switch l := l.(type) {
+		case *conv:
+			out = append(out, l)
+		case *residual:
+			out = append(out, l.c3, l.c1)
+		}
+	}
+	return out
+}
+
+// reloadNets installs the shared parameters into the plans of every shard's
+// net after an update, transforming each layer's weights once: shard s
+// transforms the layers l with l mod S = s, in parallel, then every shard
+// copies the other layers from their owners (kernels.Conv.CopyWeights).
+func reloadNets(nets []*vqNet) {
+	S := len(nets)
+	if S == 1 {
+		nets[0].reload()
+		return
+	}
+	convs := make([][]*conv, S)
+	for s, v := range nets {
+		if v.all == nil {
+			v.all = v.convs()
+		}
+		convs[s] = v.all
+	}
+	var wg sync.WaitGroup
+	for s := range S {
+		wg.Go(func() {
+			for l := s; l < len(convs[s]); l += S {
+				convs[s][l].reload()
+			}
+		})
+	}
+	wg.Wait()
+	for s := range S {
+		wg.Go(func() {
+			for l, c := range convs[s] {
+				if l%S != s {
+					c.copyFrom(convs[l%S][l])
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func (v *vqNet) ze() []float32 { return v.enc[len(v.enc)-1].(*conv).out }
