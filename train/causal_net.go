@@ -1,18 +1,38 @@
 package train
 
-import "math"
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
 
 func expF(x float64) float64 { return math.Exp(x) }
 
-// discCache is one discoverer MLP's forward state over all ordered pairs.
+// discCache is one discoverer MLP's forward state over all ordered pairs
+// and its backward buffers. The per-pair hidden layer is not stored: with
+// LeakyReLU(a) = la·a + lb·|a| (see leakyParts), the MLP's output is
+//
+//	z_ij = b2 + la·(w2·u_i + w2·v_j) + lb·Σ_h w2_h·|u_ih + v_jh|
+//
+// and the backward recomputes a = u_ih + v_jh.
 type discCache struct {
-	k    int       // MLP index: 0, or 1+a
-	u, v []float64 // [n, h0] per-node halves of the first Linear (u with bias)
-	pre  []float64 // [n·n, h0] pre-activation u_i + v_j
-	P    []float64 // [n·n] σ output
-	du   []float64
-	dv   []float64
+	k      int       // MLP index: 0, or 1+a
+	u, v   []float64 // [n, h0] per-node halves of the first Linear (u with bias)
+	su, sv []float64 // [n] w2·u_i and w2·v_j
+	P      []float64 // [n·n] σ output
+	dz     []float64 // [n·n] ∂loss/∂z_ij
+	du     []float64 // [n, h0]
+	dv     []float64
+	gabs   []float64 // [h0] Σ_ij dz_ij·|a_ijh|
 }
+
+// leakyParts are the even and odd weights of LeakyReLU(a) = la·a + lb·|a|
+// for the discoverers' slope 0.01, as leakyF computes it.
+const (
+	discLA = 0.5 * (1 + 0.01)
+	discLB = 0.5 * (1 - 0.01)
+)
 
 // ctPass is the forward state of one causal pass and its backward.
 type ctPass struct {
@@ -69,8 +89,9 @@ func newCTPass(s ctShape) *ctPass {
 		dlog: make([]float64, n*d), dout2: make([]float64, n*2*d), dh0: make([]float64, n*s.H*s.h1),
 		dadj: make([]float64, n*n), dGs: make([]float64, n*n), dm: make([]float64, n)}
 	for k := range c.disc {
-		c.disc[k] = &discCache{u: make([]float64, n*s.h0), v: make([]float64, n*s.h0), pre: make([]float64, n*n*s.h0),
-			P: make([]float64, n*n), du: make([]float64, n*s.h0), dv: make([]float64, n*s.h0)}
+		c.disc[k] = &discCache{u: make([]float64, n*s.h0), v: make([]float64, n*s.h0), su: make([]float64, n), sv: make([]float64, n),
+			P: make([]float64, n*n), dz: make([]float64, n*n), du: make([]float64, n*s.h0), dv: make([]float64, n*s.h0),
+			gabs: make([]float64, s.h0)}
 	}
 	c.g0.heads = make([]int, s.H)
 	for h := range c.g0.heads {
@@ -191,32 +212,53 @@ func (c *ctPass) discForward(p *ctParams, dc *discCache, k int) {
 	n, d, h0 := s.n, s.d, s.h0
 	dc.k = k
 	w1, b1, w2, b2 := p.discW1[k], p.discB1[k], p.discW2[k], p.discB2[k][0]
+	// U = X·W1[:, :d]ᵀ + b1, V = X·W1[:, d:]ᵀ (W1 is [h0, 2d]).
+	X := blas64.General{Rows: n, Cols: d, Stride: d, Data: c.x[:n*d]}
+	U := blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.u[:n*h0]}
+	V := blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.v[:n*h0]}
 	for i := 0; i < n; i++ {
-		xi := c.x[i*d : (i+1)*d]
-		for h := 0; h < h0; h++ {
-			row := w1[h*2*d : (h+1)*2*d]
-			u, v := b1[h], 0.0
-			for f, x := range xi {
-				u += row[f] * x
-				v += row[d+f] * x
-			}
-			dc.u[i*h0+h], dc.v[i*h0+h] = u, v
-		}
+		copy(dc.u[i*h0:(i+1)*h0], b1)
+	}
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: w1[:(h0-1)*2*d+d]}, 1, U)
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: w1[d : (h0-1)*2*d+2*d]}, 0, V)
+	for i := 0; i < n; i++ {
+		dc.su[i] = dotH(w2, dc.u[i*h0:(i+1)*h0])
+		dc.sv[i] = dotH(w2, dc.v[i*h0:(i+1)*h0])
 	}
 	for i := 0; i < n; i++ {
 		u := dc.u[i*h0 : (i+1)*h0]
 		for j := 0; j < n; j++ {
-			v := dc.v[j*h0 : (j+1)*h0]
-			pre := dc.pre[(i*n+j)*h0 : (i*n+j+1)*h0]
-			z := b2
-			for h := range pre {
-				a := u[h] + v[h]
-				pre[h] = a
-				z += w2[h] * leakyF(a, 0.01)
-			}
+			z := b2 + discLA*(dc.su[i]+dc.sv[j]) + discLB*absPairSum(w2, u, dc.v[j*h0:(j+1)*h0])
 			dc.P[i*n+j] = sigmoid(z)
 		}
 	}
+}
+
+// dotH is Σ a[h]·b[h] over len(a).
+func dotH(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s float64
+	for h, v := range a {
+		s += v * b[h]
+	}
+	return s
+}
+
+// absPairSum is Σ_h w[h]·|u[h] + v[h]| over len(w), in four partial sums.
+func absPairSum(w, u, v []float64) float64 {
+	u, v = u[:len(w)], v[:len(w)]
+	var s0, s1, s2, s3 float64
+	for len(w) >= 4 && len(u) >= 4 && len(v) >= 4 {
+		s0 += w[0] * math.Abs(u[0]+v[0])
+		s1 += w[1] * math.Abs(u[1]+v[1])
+		s2 += w[2] * math.Abs(u[2]+v[2])
+		s3 += w[3] * math.Abs(u[3]+v[3])
+		w, u, v = w[4:], u[4:], v[4:]
+	}
+	for h := range w {
+		s0 += w[h] * math.Abs(u[h]+v[h])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func softmaxRows(dst, src []float64, rows, cols int) {
@@ -346,6 +388,11 @@ func (c *ctPass) backward(p, g *ctParams, dq, dAdjX, dGX []float64) {
 }
 
 // discBackward adds the gradients of MLP dc.k given ∂loss/∂P_ij = dP(i, j).
+// With dz_ij = dP·P(1-P), r_i = Σ_j dz_ij, c_j = Σ_i dz_ij and the sign
+// sums S_ih = Σ_j dz_ij·sgn(a_ijh), T_jh = Σ_i dz_ij·sgn(a_ijh):
+//
+//	∂u_ih = w2_h·(la·r_i + lb·S_ih)     ∂v_jh = w2_h·(la·c_j + lb·T_jh)
+//	∂w2_h = la·Σ_i (u_ih·r_i + v_ih·c_i) + lb·Σ_ij dz_ij·|a_ijh|
 func (c *ctPass) discBackward(p, g *ctParams, dc *discCache, dP func(i, j int) float64) {
 	s := c.s
 	n, d, h0 := s.n, s.d, s.h0
@@ -354,35 +401,59 @@ func (c *ctPass) discBackward(p, g *ctParams, dc *discCache, dP func(i, j int) f
 	gw1, gb1, gw2, gb2 := g.discW1[k], g.discB1[k], g.discW2[k], g.discB2[k]
 	clear(dc.du)
 	clear(dc.dv)
+	clear(dc.gabs)
 	for i := 0; i < n; i++ {
-		du := dc.du[i*h0 : (i+1)*h0]
 		for j := 0; j < n; j++ {
 			P := dc.P[i*n+j]
-			dz := dP(i, j) * P * (1 - P)
-			if dz == 0 {
-				continue
-			}
-			gb2[0] += dz
-			pre := dc.pre[(i*n+j)*h0 : (i*n+j+1)*h0]
-			dv := dc.dv[j*h0 : (j+1)*h0]
-			for h, a := range pre {
-				gw2[h] += dz * leakyF(a, 0.01)
-				dh := dz * w2[h] * leakyD(a, 0.01)
-				du[h] += dh
-				dv[h] += dh
+			dc.dz[i*n+j] = dP(i, j) * P * (1 - P)
+		}
+	}
+	for i := 0; i < n; i++ {
+		u, S := dc.u[i*h0:(i+1)*h0], dc.du[i*h0:(i+1)*h0]
+		for j := 0; j < n; j++ {
+			if dz := dc.dz[i*n+j]; dz != 0 {
+				signSums(dz, u, dc.v[j*h0:(j+1)*h0], S, dc.dv[j*h0:(j+1)*h0], dc.gabs)
 			}
 		}
 	}
 	for i := 0; i < n; i++ {
-		xi := c.x[i*d : (i+1)*d]
-		for h := 0; h < h0; h++ {
-			du, dv := dc.du[i*h0+h], dc.dv[i*h0+h]
-			gb1[h] += du
-			row := gw1[h*2*d : (h+1)*2*d]
-			for f, x := range xi {
-				row[f] += du * x
-				row[d+f] += dv * x
-			}
+		var r, cs float64
+		for j := 0; j < n; j++ {
+			r += dc.dz[i*n+j]
+			cs += dc.dz[j*n+i]
 		}
+		gb2[0] += r
+		u, v := dc.u[i*h0:(i+1)*h0], dc.v[i*h0:(i+1)*h0]
+		du, dv := dc.du[i*h0:(i+1)*h0], dc.dv[i*h0:(i+1)*h0]
+		for h, w := range w2 {
+			gw2[h] += discLA * (u[h]*r + v[h]*cs)
+			du[h] = w * (discLA*r + discLB*du[h])
+			dv[h] = w * (discLA*cs + discLB*dv[h])
+			gb1[h] += du[h]
+		}
+	}
+	for h, v := range dc.gabs {
+		gw2[h] += discLB * v
+	}
+	// gW1[:, :d] += dUᵀ·X, gW1[:, d:] += dVᵀ·X.
+	X := blas64.General{Rows: n, Cols: d, Stride: d, Data: c.x[:n*d]}
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.du[:n*h0]}, X, 1,
+		blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: gw1[:(h0-1)*2*d+d]})
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.dv[:n*h0]}, X, 1,
+		blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: gw1[d : (h0-1)*2*d+2*d]})
+}
+
+// signSums adds, for a[h] = u[h] + v[h] and t = dz·sgn(a[h]) (sgn(0) = 1,
+// as leakyD), t to S[h] and T[h], and t·a[h] = dz·|a[h]| to G[h], over len(u).
+func signSums(dz float64, u, v, S, T, G []float64) {
+	const sign = 1 << 63
+	bits := math.Float64bits(dz)
+	v, S, T, G = v[:len(u)], S[:len(u)], T[:len(u)], G[:len(u)]
+	for h, uh := range u {
+		a := uh + v[h]
+		t := math.Float64frombits(bits ^ math.Float64bits(a)&sign) // dz·sgn(a)
+		S[h] += t
+		T[h] += t
+		G[h] += t * a
 	}
 }
