@@ -1,11 +1,6 @@
 package train
 
-import (
-	"math"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-)
+import "math"
 
 func expF(x float64) float64 { return math.Exp(x) }
 
@@ -212,15 +207,25 @@ func (c *ctPass) discForward(p *ctParams, dc *discCache, k int) {
 	n, d, h0 := s.n, s.d, s.h0
 	dc.k = k
 	w1, b1, w2, b2 := p.discW1[k], p.discB1[k], p.discW2[k], p.discB2[k][0]
-	// U = X·W1[:, :d]ᵀ + b1, V = X·W1[:, d:]ᵀ (W1 is [h0, 2d]).
-	X := blas64.General{Rows: n, Cols: d, Stride: d, Data: c.x[:n*d]}
-	U := blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.u[:n*h0]}
-	V := blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.v[:n*h0]}
-	for i := 0; i < n; i++ {
-		copy(dc.u[i*h0:(i+1)*h0], b1)
+	// U = X·W1[:, :d]ᵀ + b1, V = X·W1[:, d:]ᵀ (W1 is [h0, 2d]), as
+	// Uᵀ = W1[:, :d]·Xᵀ and Vᵀ = W1[:, d:]·Xᵀ.
+	sp, buf := scratch64(d*n + h0*n)
+	xT, ct := buf[:d*n], buf[d*n:]
+	transpose64(xT, c.x, n, d, d)
+	for half, dst := range [2][]float64{dc.u, dc.v} {
+		clear(ct)
+		gemm64(h0, n, d, w1[half*d:], 2*d, 1, xT, n, ct, n)
+		for i := 0; i < n; i++ {
+			row := dst[i*h0 : (i+1)*h0]
+			for h := range row {
+				row[h] = ct[h*n+i]
+				if half == 0 {
+					row[h] += b1[h]
+				}
+			}
+		}
 	}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: w1[:(h0-1)*2*d+d]}, 1, U)
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: w1[d : (h0-1)*2*d+2*d]}, 0, V)
+	scratchPool.Put(sp)
 	for i := 0; i < n; i++ {
 		dc.su[i] = dotH(w2, dc.u[i*h0:(i+1)*h0])
 		dc.sv[i] = dotH(w2, dc.v[i*h0:(i+1)*h0])
@@ -436,11 +441,8 @@ func (c *ctPass) discBackward(p, g *ctParams, dc *discCache, dP func(i, j int) f
 		gw2[h] += discLB * v
 	}
 	// gW1[:, :d] += dUᵀ·X, gW1[:, d:] += dVᵀ·X.
-	X := blas64.General{Rows: n, Cols: d, Stride: d, Data: c.x[:n*d]}
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1, blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.du[:n*h0]}, X, 1,
-		blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: gw1[:(h0-1)*2*d+d]})
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1, blas64.General{Rows: n, Cols: h0, Stride: h0, Data: dc.dv[:n*h0]}, X, 1,
-		blas64.General{Rows: h0, Cols: d, Stride: 2 * d, Data: gw1[d : (h0-1)*2*d+2*d]})
+	gemm64(h0, d, n, dc.du, 1, h0, c.x, d, gw1, 2*d)
+	gemm64(h0, d, n, dc.dv, 1, h0, c.x, d, gw1[d:], 2*d)
 }
 
 // signSums adds, for a[h] = u[h] + v[h] and t = dz·sgn(a[h]) (sgn(0) = 1,

@@ -1,9 +1,6 @@
 package train
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-)
+import "sync"
 
 // ---------------------------------------------------------------------------
 // One forward/backward pass of the causal layer on one sample (see
@@ -38,43 +35,57 @@ func newGatCache(n, maxHeads, c, fin, maxE int) *gatCache {
 }
 
 // linearHeads writes y[i, slot·c+q] = b[h·c+q] + Σ_f w[(h·c+q)·fin+f]·in[i,f]
-// for the heads computed (head heads[slot] into slot), one GEMM per head:
-// Y_slot [n, c] (row stride nh·c) = In [n, fin] · W_h^T.
+// for the heads computed (head heads[slot] into slot), one gemm64 per head
+// on the transposed input: Y_slotᵀ [c, n] = W_h [c, fin] · Inᵀ.
 func linearHeads(y, w, b, in []float64, n, fin, c int, heads []int) {
 	nh := len(heads)
-	X := blas64.General{Rows: n, Cols: fin, Stride: fin, Data: in[:n*fin]}
+	sp, buf := scratch64(fin*n + c*n)
+	inT, ct := buf[:fin*n], buf[fin*n:]
+	transpose64(inT, in, n, fin, fin)
 	for s, h := range heads {
-		Y := blas64.General{Rows: n, Cols: c, Stride: nh * c, Data: y[s*c : (n-1)*nh*c+(s+1)*c]}
+		clear(ct)
+		gemm64(c, n, fin, w[h*c*fin:(h+1)*c*fin], fin, 1, inT, n, ct, n)
+		bh := b[h*c : (h+1)*c]
 		for i := 0; i < n; i++ {
-			copy(Y.Data[i*nh*c:i*nh*c+c], b[h*c:(h+1)*c])
+			row := y[i*nh*c+s*c : i*nh*c+(s+1)*c]
+			for q := range row {
+				row[q] = bh[q] + ct[q*n+i]
+			}
 		}
-		W := blas64.General{Rows: c, Cols: fin, Stride: fin, Data: w[h*c*fin : (h+1)*c*fin]}
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 1, Y)
 	}
+	scratchPool.Put(sp)
 }
 
 // linearHeadsBackward adds dW, db from dy and, when din is not nil, the
-// input gradient din[i,f] += Σ w·dy: per head dW_h += dY_slot^T · In and
-// dIn += dY_slot · W_h.
+// input gradient din[i,f] += Σ w·dy: per head dW_h += dY_slotᵀ · In and
+// dIn += dY_slot · W_h (gemm64, dY_slotᵀ read through strides).
 func linearHeadsBackward(dw, db, din, w, in, dy []float64, n, fin, c int, heads []int) {
 	nh := len(heads)
-	X := blas64.General{Rows: n, Cols: fin, Stride: fin, Data: in[:n*fin]}
 	for s, h := range heads {
-		dY := blas64.General{Rows: n, Cols: c, Stride: nh * c, Data: dy[s*c : (n-1)*nh*c+(s+1)*c]}
+		bh := db[h*c : (h+1)*c]
 		for i := 0; i < n; i++ {
-			row := dY.Data[i*nh*c : i*nh*c+c]
-			bh := db[h*c : (h+1)*c]
-			for q, g := range row {
+			for q, g := range dy[i*nh*c+s*c : i*nh*c+(s+1)*c] {
 				bh[q] += g
 			}
 		}
-		dW := blas64.General{Rows: c, Cols: fin, Stride: fin, Data: dw[h*c*fin : (h+1)*c*fin]}
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, dY, X, 1, dW)
+		gemm64(c, fin, n, dy[s*c:], 1, nh*c, in, fin, dw[h*c*fin:(h+1)*c*fin], fin)
 		if din != nil {
-			W := blas64.General{Rows: c, Cols: fin, Stride: fin, Data: w[h*c*fin : (h+1)*c*fin]}
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, dY, W, 1, blas64.General{Rows: n, Cols: fin, Stride: fin, Data: din[:n*fin]})
+			gemm64(n, fin, c, dy[s*c:], nh*c, 1, w[h*c*fin:(h+1)*c*fin], fin, din, fin)
 		}
 	}
+}
+
+// scratchPool holds float64 work buffers (transposed operands) shared by
+// the shards' goroutines, so steady-state passes allocate nothing.
+var scratchPool = sync.Pool{New: func() any { return new([]float64) }}
+
+// scratch64 takes a buffer of n floats from scratchPool; put sp back when done.
+func scratch64(n int) (sp *[]float64, buf []float64) {
+	sp = scratchPool.Get().(*[]float64)
+	if cap(*sp) < n {
+		*sp = make([]float64, n)
+	}
+	return sp, (*sp)[:n]
 }
 
 // gatForward runs GATv2 over the graph for the computed heads.
@@ -91,10 +102,7 @@ func gatForward(g gatP, gc *gatCache, in []float64, n int, e *edges) {
 			mx := -1e308
 			for t := lo; t < hi; t++ {
 				xl := gc.xl[(e.src[t]*nh+s)*c : (e.src[t]*nh+s+1)*c]
-				var sc float64
-				for q := range xl {
-					sc += att[q] * leakyF(xl[q]+xr[q]+le[q]*e.attr[t], 0.2)
-				}
+				sc := gatScore(xl, xr, le, att, e.attr[t])
 				gc.alpha[t*nh+s] = sc
 				mx = max(mx, sc)
 			}
@@ -109,10 +117,7 @@ func gatForward(g gatP, gc *gatCache, in []float64, n int, e *edges) {
 			for t := lo; t < hi; t++ {
 				a := gc.alpha[t*nh+s] / z
 				gc.alpha[t*nh+s] = a
-				xl := gc.xl[(e.src[t]*nh+s)*c : (e.src[t]*nh+s+1)*c]
-				for q, v := range xl {
-					out[q] += a * v
-				}
+				axpy(a, gc.xl[(e.src[t]*nh+s)*c:(e.src[t]*nh+s+1)*c], out)
 			}
 		}
 	}
@@ -144,11 +149,7 @@ func gatBackward(g, dg gatP, gc *gatCache, dout, din []float64, n int, e *edges)
 				a := gc.alpha[t*nh+s]
 				xl := gc.xl[(e.src[t]*nh+s)*c : (e.src[t]*nh+s+1)*c]
 				dxl := gc.dxl[(e.src[t]*nh+s)*c : (e.src[t]*nh+s+1)*c]
-				var g0 float64
-				for q, v := range d {
-					dxl[q] += a * v
-					g0 += v * xl[q]
-				}
+				g0 := axpyDot(a, d, xl, dxl)
 				da[t-lo] = g0
 				dot += a * g0
 			}
@@ -163,18 +164,7 @@ func gatBackward(g, dg gatP, gc *gatCache, dout, din []float64, n int, e *edges)
 				}
 				xl := gc.xl[(e.src[t]*nh+s)*c : (e.src[t]*nh+s+1)*c]
 				dxl := gc.dxl[(e.src[t]*nh+s)*c : (e.src[t]*nh+s+1)*c]
-				w := e.attr[t]
-				var dw float64
-				for q := range xl {
-					z := xl[q] + xr[q] + le[q]*w
-					datt[q] += de * leakyF(z, 0.2)
-					ds := de * att[q] * leakyD(z, 0.2)
-					dxl[q] += ds
-					dxr[q] += ds
-					dle[q] += ds * w
-					dw += ds * le[q]
-				}
-				gc.dattr[t] += dw
+				gc.dattr[t] += gatEdgeGrad(de, e.attr[t], xl, xr, le, att, datt, dxl, dxr, dle)
 			}
 		}
 	}
