@@ -54,9 +54,11 @@
       const init = { wasmExec: self.ctvaeAssets.wasmExec, wasm: self.ctvaeAssets.engine };
       const compiled = typeof WebAssembly === 'object' && WebAssembly.compileStreaming ?
         WebAssembly.compileStreaming(fetch(init.wasm)).catch(() => null) : Promise.resolve(null);
-      // Without a module (a host that serves .wasm with another MIME type)
-      // the worker fetches and compiles engine.wasm itself.
-      compiled.then((module) => w.postMessage({ init: module ? { ...init, module } : init }));
+      // The worker loads wasm_exec.js while the module compiles here, then
+      // gets it. Without a module (a host that serves .wasm with another
+      // MIME type) the worker fetches and compiles engine.wasm itself.
+      w.postMessage({ init: { ...init, moduleFollows: true } });
+      compiled.then((module) => w.postMessage({ module }));
       engine.worker = w;
     } catch (err) {
       console.warn('ctvae: the engine worker did not start early; the app starts it:', err);

@@ -4,6 +4,9 @@
 // the worker loads Go's wasm_exec.js, instantiates engine.wasm and runs it.
 // init.module, when set, is engine.wasm compiled by the page (a
 // WebAssembly.Module), used instead of fetching and compiling it here.
+// init.moduleFollows says the page is compiling it: wasm_exec.js is loaded
+// meanwhile and the next message is {module} (a WebAssembly.Module, or null
+// to fetch and compile engine.wasm here).
 // The Go program installs its own onmessage handler and posts
 // {head: '{"type":"ready"}'}; from then on messages follow wasm/protocol.
 // If the engine cannot start, or exits, a {"type":"fatal"} head is posted
@@ -29,6 +32,16 @@ async function instantiate(url, imports) {
   }
 }
 
+// nextMessage resolves with the data of the next message.
+function nextMessage() {
+  return new Promise((resolve) => {
+    self.onmessage = (event) => {
+      self.onmessage = null;
+      resolve(event.data);
+    };
+  });
+}
+
 self.onmessage = async (event) => {
   const init = event.data && event.data.init;
   if (!init || typeof init.wasm !== 'string' || typeof init.wasmExec !== 'string') {
@@ -36,14 +49,22 @@ self.onmessage = async (event) => {
     return;
   }
   self.onmessage = null; // the Go program sets its own
+  // Asked for before wasm_exec.js loads, so that it cannot be missed.
+  const follows = init.moduleFollows ? nextMessage() : null;
   // Marks on the worker's performance timeline, read by the load benchmark.
   performance.mark('engine:init');
   try {
     self.importScripts(init.wasmExec);
     const go = new self.Go();
+    let module = init.module;
+    if (follows) {
+      const data = await follows;
+      module = data && data.module;
+      performance.mark('engine:module');
+    }
     // A module compiled by the page (boot.js) needs only instantiating.
-    const instance = init.module instanceof WebAssembly.Module ?
-      await WebAssembly.instantiate(init.module, go.importObject) :
+    const instance = module instanceof WebAssembly.Module ?
+      await WebAssembly.instantiate(module, go.importObject) :
       (await instantiate(init.wasm, go.importObject)).instance;
     performance.mark('engine:compiled');
     go.run(instance).then(
