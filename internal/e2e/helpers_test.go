@@ -34,6 +34,7 @@ var (
 	shotsDir = flag.String("e2e.shots", "", "directory for the screenshots (default: a temporary directory, logged)")
 	require  = flag.Bool("e2e.require", false, "fail, not skip, when chromium is missing (CI)")
 	benchN   = flag.Int("e2e.bench", 0, "timed repetitions of intervene and retrieve, in the API page and the app, plus load times (a benchmark, off by default)")
+	warmN    = flag.Int("e2e.warm", 0, "warm visits timed when benchmarking (default: as many as -e2e.bench)")
 )
 
 // smallConfig is a fast model with the real geometry: 64x64 RGB, 8x8 codes.

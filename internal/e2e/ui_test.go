@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -78,7 +79,11 @@ const timeline = `(() => {
   const n = performance.getEntriesByType('navigation')[0];
   const e = [['html', n.responseEnd], ['dom-ready', n.domContentLoadedEventEnd]];
   for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('ctvae:')) e.push([m.name.slice(6), m.startTime]);
-  for (const r of performance.getEntriesByType('resource')) e.push([r.name.split('/').pop().replace(/\.[0-9a-f]{12,}\./, '.') + ' ' + Math.round(r.startTime) + '..', r.responseEnd]);
+  // A resource's start; "cache" when the HTTP cache (or the memory cache)
+  // answered it, "sw" when it went through the service worker and not to
+  // the network.
+  const via = (r) => (r.deliveryType === 'cache' ? ' cache' : r.workerStart > 0 && r.transferSize === 0 ? ' sw' : '');
+  for (const r of performance.getEntriesByType('resource')) e.push([r.name.split('/').pop().replace(/\.[0-9a-f]{12,}\./, '.') + via(r) + ' ' + Math.round(r.startTime) + '..', r.responseEnd]);
   e.push(['interactive', __e2e.interactive]);
   const ops = Object.entries(__e2e.timings()).map(([op, [w, p]]) => op + ' ' + w + ' / ' + p);
   return e.sort((a, b) => a[1] - b[1]).map(([k, v]) => k + ' ' + Math.round(v)).join(', ') +
@@ -617,15 +622,19 @@ func TestBrowserUI(t *testing.T) {
 		// Each visit after the first: the site from the service worker's
 		// cache, the weights from the page's; the median of benchN visits.
 		var warm []float64
-		for i := range *benchN {
+		visits := *benchN
+		if *warmN > 0 {
+			visits = *warmN
+		}
+		for i := range visits {
 			p.run("warm visit", chromedp.Navigate(base))
 			p.waitFor("the warm visit is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
 			var ms float64
 			p.eval("warm load", "__e2e.interactive", &ms)
 			warm = append(warm, ms)
-			if i == 0 || i == *benchN-1 {
-				benchf("warm visit %d of %d: timeline (ms from navigation): %s", i+1, *benchN, p.str(timeline))
-				benchf("warm visit %d of %d: in the engine worker (ms from the page's navigation): %s", i+1, *benchN,
+			if i == 0 || i == visits-1 {
+				benchf("warm visit %d of %d: timeline (ms from navigation): %s", i+1, visits, p.str(timeline))
+				benchf("warm visit %d of %d: in the engine worker (ms from the page's navigation): %s", i+1, visits,
 					workerTimeline(t, ctx, p, lastWorker(t, workers, "a warm visit")))
 			}
 		}
@@ -655,7 +664,7 @@ func TestBrowserUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ocodes := slices.Clone(orec.Codes)
+	ocodes, offlineCodes := slices.Clone(orec.Codes), slices.Clone(orec.Codes)
 	sameCodes(t, "offline reconstruct", p.codes(), ocodes)
 	p.act("intervene offline", xPad("floor_hue+"), "", historyIs("floor_hue+"), time.Minute)
 	ocodes, _ = intervene(t, small, ocodes, "floor_hue+")
@@ -666,6 +675,12 @@ func TestBrowserUI(t *testing.T) {
 		benchf("offline reload timeline (ms from navigation): %s", p.str(timeline))
 		benchf("offline reload, in the engine worker (ms from the page's navigation): %s", workerTimeline(t, ctx, p, lastWorker(t, workers, "the offline reload")))
 	}
+	// Offline with the HTTP cache cleared too: everything from the service
+	// worker's precache.
+	p.run("clear the HTTP cache", network.ClearBrowserCache())
+	p.run("reload offline without the HTTP cache", chromedp.Reload())
+	p.waitFor("the offline reload without the HTTP cache is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
+	sameCodes(t, "offline reconstruct without the HTTP cache", p.codes(), offlineCodes)
 
 	for _, b := range bench {
 		if *benchN > 0 {
