@@ -69,6 +69,7 @@ type causalRun struct {
 	byAct   [][]int
 	modeCum [3]float64
 	vq      []*vqvae.Model // per shard, batch 1
+	vq2     []*vqvae.Model // per shard, batch 2 (two images per encoder call: fuller GEMMs)
 	workers []*ctWorker
 	p64     []*ctParams // per shard: float64 parameters
 	g64     []*ctParams // per shard: gradients
@@ -140,7 +141,11 @@ func newCausal(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params
 		if err != nil {
 			return nil, err
 		}
-		cr.vq = append(cr.vq, m)
+		m2, err := vqvae.New(cfg.Config, vqp, 2)
+		if err != nil {
+			return nil, err
+		}
+		cr.vq, cr.vq2 = append(cr.vq, m), append(cr.vq2, m2)
 		cr.workers = append(cr.workers, newCTWorker(cr.shape))
 		cr.p64 = append(cr.p64, newCTParams(cr.ccfg))
 		cr.g64 = append(cr.g64, newCTParams(cr.ccfg))
@@ -262,22 +267,41 @@ func (t *Trainer) causalStep() (StepResult, error) {
 func (t *Trainer) causalShard(s, mode int, items []causalItem, first int) (loss, ce, correct float64, err error) {
 	cr := t.causal
 	ds := t.Dataset
-	img := make([]float32, data.ImageLen(ds))
 	n := cr.shape.n
-	x, y := make([]int32, n), make([]int32, n)
 	B := float64(t.Opts.Batch)
 	p, g, w := cr.p64[s], cr.g64[s], cr.workers[s]
-	for i, it := range items {
-		if err := ds.Render(img, it.from); err != nil {
-			return 0, 0, 0, err
-		}
-		cr.vq[s].Encode(img, x)
-		copy(y, x)
+	// The frozen encoder's codes of every image of the shard first, two
+	// images per call.
+	var src []int
+	for _, it := range items {
+		src = append(src, it.from)
 		if it.to != it.from {
-			if err := ds.Render(img, it.to); err != nil {
+			src = append(src, it.to)
+		}
+	}
+	L := data.ImageLen(ds)
+	img := make([]float32, 2*L)
+	codes := make([]int32, len(src)*n)
+	for k := 0; k < len(src); k += 2 {
+		m := min(2, len(src)-k)
+		for j := 0; j < m; j++ {
+			if err := ds.Render(img[j*L:(j+1)*L], src[k+j]); err != nil {
 				return 0, 0, 0, err
 			}
-			cr.vq[s].Encode(img, y)
+		}
+		if m == 2 {
+			cr.vq2[s].Encode(img, codes[k*n:(k+2)*n])
+		} else {
+			cr.vq[s].Encode(img[:L], codes[k*n:(k+1)*n])
+		}
+	}
+	at := 0
+	for i, it := range items {
+		x, y := codes[at*n:(at+1)*n], codes[at*n:(at+1)*n]
+		at++
+		if it.to != it.from {
+			y = codes[at*n : (at+1)*n]
+			at++
 		}
 		rs := rand.New(rand.NewPCG(t.Opts.Seed^0xd4a75, uint64(t.Step)*uint64(t.Opts.Batch)+uint64(first+i)))
 		switch mode {
