@@ -120,17 +120,18 @@ func (w *ctWorker) baseLoss(p, g *ctParams, codes []int32, dr *ctDraws, lw ctLos
 	}
 	mse /= float64(n * n)
 	c.backward(p, g, w.dq, nil, w.dG)
-	id := w.identityLoss(p, g, codes, c.x, scale*lw.cAlpha)
+	id := w.identityLoss(p, g, codes, c.x, c.g0.xl, scale*lw.cAlpha)
 	return ce, ce + lw.cAlpha*(id+mse)
 }
 
 // identityLoss is CE of the GNN on the identity graph: every node's only
 // edge is its own loop (attribute 0), so attention is 1 and the output is
-// lin_l2(LeakyReLU(lin_l1(x) + bias1)) + bias2, head 0.
-func (w *ctWorker) identityLoss(p, g *ctParams, codes []int32, x []float64, scale float64) float64 {
+// lin_l2(LeakyReLU(lin_l1(x) + bias1)) + bias2, head 0. xl1 is lin_l1(x)
+// over all heads, as the pass's first GATv2 layer computed it.
+func (w *ctWorker) identityLoss(p, g *ctParams, codes []int32, x, xl1 []float64, scale float64) float64 {
 	s := w.s
 	n, d, hc := s.n, s.d, s.H*s.h1
-	linearHeads(w.idH, p.g0.wl, p.g0.bl, x, n, d, s.h1, w.headsAll)
+	copy(w.idH, xl1[:n*hc])
 	for i := 0; i < n; i++ {
 		for q := 0; q < hc; q++ {
 			w.idH[i*hc+q] += p.g0.bias[q]

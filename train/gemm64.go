@@ -26,6 +26,16 @@ func gemm64(m, n, k int, a []float64, sai, sap int, b []float64, ldb int, c []fl
 	m4, n8 := m/4*4, n/8*8
 	for p0 := 0; p0 < k; p0 += gemm64KC {
 		kb := min(gemm64KC, k-p0)
+		if n > m {
+			// B is the larger operand: keep each kb×8 panel of it in L1
+			// while the A tiles pass.
+			for j := 0; j < n8; j += 8 {
+				for i := 0; i < m4; i += 4 {
+					gemm64Tile(kb, a[i*sai+p0*sap:], sai, sap, b[p0*ldb+j:], ldb, c[i*ldc+j:], ldc)
+				}
+			}
+			continue
+		}
 		for i := 0; i < m4; i += 4 {
 			ai := a[i*sai+p0*sap:]
 			for j := 0; j < n8; j += 8 {
