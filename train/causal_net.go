@@ -249,8 +249,9 @@ func dotH(a, b []float64) float64 {
 	return s
 }
 
-// absPairSum is Σ_h w[h]·|u[h] + v[h]| over len(w), in four partial sums.
-func absPairSum(w, u, v []float64) float64 {
+// absPairSumGo is Σ_h w[h]·|u[h] + v[h]| over len(w), in four partial sums
+// (absPairSum runs it, or AVX2 on amd64 for the first len/8·8 terms).
+func absPairSumGo(w, u, v []float64) float64 {
 	u, v = u[:len(w)], v[:len(w)]
 	var s0, s1, s2, s3 float64
 	for len(w) >= 4 && len(u) >= 4 && len(v) >= 4 {
@@ -445,9 +446,10 @@ func (c *ctPass) discBackward(p, g *ctParams, dc *discCache, dP func(i, j int) f
 	gemm64(h0, d, n, dc.dv, 1, h0, c.x, d, gw1[d:], 2*d)
 }
 
-// signSums adds, for a[h] = u[h] + v[h] and t = dz·sgn(a[h]) (sgn(0) = 1,
-// as leakyD), t to S[h] and T[h], and t·a[h] = dz·|a[h]| to G[h], over len(u).
-func signSums(dz float64, u, v, S, T, G []float64) {
+// signSumsGo adds, for a[h] = u[h] + v[h] and t = dz·sgn(a[h]) (sgn(±0) =
+// ±1, as leakyD), t to S[h] and T[h], and t·a[h] = dz·|a[h]| to G[h], over
+// len(u) (signSums runs it, or AVX2 on amd64 for the first len/4·4).
+func signSumsGo(dz float64, u, v, S, T, G []float64) {
 	const sign = 1 << 63
 	bits := math.Float64bits(dz)
 	v, S, T, G = v[:len(u)], S[:len(u)], T[:len(u)], G[:len(u)]

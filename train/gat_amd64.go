@@ -65,3 +65,36 @@ func axpyDotFMA(a float64, d, x, y []float64) (dot float64)
 
 //go:noescape
 func axpyFMA(a float64, x, y []float64)
+
+// absPairSum is absPairSumGo.
+func absPairSum(w, u, v []float64) float64 {
+	n := len(w)
+	u, v = u[:n], v[:n]
+	var s float64
+	if k := n &^ 7; useFMA64 && k > 0 {
+		s = absPairSumFMA(w[:k], u, v)
+		w, u, v = w[k:], u[k:], v[k:]
+	}
+	return s + absPairSumGo(w, u, v)
+}
+
+// signSums is signSumsGo.
+func signSums(dz float64, u, v, S, T, G []float64) {
+	n := len(u)
+	v, S, T, G = v[:n], S[:n], T[:n], G[:n]
+	if k := n &^ 3; useFMA64 && k > 0 {
+		signSumsFMA(dz, u[:k], v, S, T, G)
+		u, v, S, T, G = u[k:], v[k:], S[k:], T[k:], G[k:]
+	}
+	signSumsGo(dz, u, v, S, T, G)
+}
+
+// absPairSumFMA runs len(w)/8 steps of 8 terms (two sums of 4 lanes).
+//
+//go:noescape
+func absPairSumFMA(w, u, v []float64) float64
+
+// signSumsFMA runs len(u)/4 steps of 4 channels.
+//
+//go:noescape
+func signSumsFMA(dz float64, u, v, S, T, G []float64)

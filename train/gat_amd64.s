@@ -159,3 +159,81 @@ xloop:
 xdone:
 	VZEROUPPER
 	RET
+
+// func absPairSumFMA(w, u, v []float64) float64
+//
+// Y0, Y1 sum w·|u+v| over the even and odd groups of 4 (Y12: abs mask).
+TEXT ·absPairSumFMA(SB), NOSPLIT, $0-80
+	MOVQ w_base+0(FP), SI
+	MOVQ w_len+8(FP), CX
+	MOVQ u_base+24(FP), DI
+	MOVQ v_base+48(FP), R8
+	VPCMPEQQ Y12, Y12, Y12
+	VPSRLQ   $1, Y12, Y12
+	VXORPD   Y0, Y0, Y0
+	VXORPD   Y1, Y1, Y1
+	SHRQ     $3, CX
+	XORQ     BX, BX
+	TESTQ    CX, CX
+	JEQ      pdone
+
+ploop:
+	VMOVUPD     (DI)(BX*1), Y2
+	VADDPD      (R8)(BX*1), Y2, Y2
+	VANDPD      Y12, Y2, Y2
+	VFMADD231PD (SI)(BX*1), Y2, Y0
+	VMOVUPD     32(DI)(BX*1), Y3
+	VADDPD      32(R8)(BX*1), Y3, Y3
+	VANDPD      Y12, Y3, Y3
+	VFMADD231PD 32(SI)(BX*1), Y3, Y1
+	ADDQ        $64, BX
+	DECQ        CX
+	JNE         ploop
+
+pdone:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPD       X4, X0, X0
+	VUNPCKHPD    X0, X0, X4
+	VADDSD       X4, X0, X0
+	VMOVSD       X0, ret+72(FP)
+	VZEROUPPER
+	RET
+
+// func signSumsFMA(dz float64, u, v, S, T, G []float64)
+//
+// a = u + v; t = dz with the sign of a flipped in; S += t; T += t; G += t·a.
+TEXT ·signSumsFMA(SB), NOSPLIT, $0-128
+	VBROADCASTSD dz+0(FP), Y13
+	MOVQ u_base+8(FP), SI
+	MOVQ u_len+16(FP), CX
+	MOVQ v_base+32(FP), DI
+	MOVQ S_base+56(FP), R8
+	MOVQ T_base+80(FP), R9
+	MOVQ G_base+104(FP), R10
+	VPCMPEQQ Y12, Y12, Y12
+	VPSLLQ   $63, Y12, Y12
+	SHRQ     $2, CX
+	XORQ     BX, BX
+	TESTQ    CX, CX
+	JEQ      qdone
+
+qloop:
+	VMOVUPD     (SI)(BX*1), Y0
+	VADDPD      (DI)(BX*1), Y0, Y0
+	VANDPD      Y12, Y0, Y1
+	VXORPD      Y13, Y1, Y1
+	VADDPD      (R8)(BX*1), Y1, Y2
+	VMOVUPD     Y2, (R8)(BX*1)
+	VADDPD      (R9)(BX*1), Y1, Y3
+	VMOVUPD     Y3, (R9)(BX*1)
+	VMOVUPD     (R10)(BX*1), Y4
+	VFMADD231PD Y1, Y0, Y4
+	VMOVUPD     Y4, (R10)(BX*1)
+	ADDQ        $32, BX
+	DECQ        CX
+	JNE         qloop
+
+qdone:
+	VZEROUPPER
+	RET

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// TestGATKernelsMatchGo ties gatScore, gatEdgeGrad, axpyDot and axpy (AVX2
+// TestGATKernelsMatchGo ties gatScore, gatEdgeGrad, axpyDot, axpy and the
+// discoverers' absPairSum and signSums (AVX2
 // on amd64, 4 channels a step plus a Go tail) to their Go loops and to the
 // LeakyReLU definitions (leakyF, leakyD) over random lengths, signs of de
 // included, within float64 rounding.
@@ -58,6 +59,24 @@ func TestGATKernelsMatchGo(t *testing.T) {
 			for q := range bufs[0][m] {
 				if !close(bufs[0][m][q], bufs[1][m][q], 4) {
 					t.Fatalf("n=%d: gatEdgeGrad output %d[%d] = %v, want %v", n, m, q, bufs[0][m][q], bufs[1][m][q])
+				}
+			}
+		}
+		// The discoverers' pair loops.
+		if got, want := absPairSum(att, xl, xr), absPairSumGo(att, xl, xr); !close(got, want, float64(n+1)) {
+			t.Fatalf("n=%d: absPairSum = %v, want %v", n, got, want)
+		}
+		var ss [2][3][]float64
+		for m := range ss[0] {
+			ss[0][m] = v()
+			ss[1][m] = append([]float64(nil), ss[0][m]...)
+		}
+		signSums(de, xl, xr, ss[0][0], ss[0][1], ss[0][2])
+		signSumsGo(de, xl, xr, ss[1][0], ss[1][1], ss[1][2])
+		for m := range ss[0] {
+			for q := range ss[0][m] {
+				if !close(ss[0][m][q], ss[1][m][q], 4) {
+					t.Fatalf("n=%d: signSums output %d[%d] = %v, want %v", n, m, q, ss[0][m][q], ss[1][m][q])
 				}
 			}
 		}

@@ -14,3 +14,7 @@ func gatEdgeGrad(de, w float64, xl, xr, le, att, datt, dxl, dxr, dle []float64) 
 func axpyDot(a float64, d, x, y []float64) float64 { return axpyDotGo(a, d, x, y) }
 
 func axpy(a float64, x, y []float64) { axpyGo(a, x, y) }
+
+func absPairSum(w, u, v []float64) float64 { return absPairSumGo(w, u, v) }
+
+func signSums(dz float64, u, v, S, T, G []float64) { signSumsGo(dz, u, v, S, T, G) }
