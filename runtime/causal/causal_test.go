@@ -269,6 +269,73 @@ func TestRowReuseIsExact(t *testing.T) {
 	}
 }
 
+// TestAltRowsAreExact: when each action masks different nodes (sparse
+// masks, as in trained models), a target that an action rewired gets its
+// earlier row back from alt in the next action; the outputs stay
+// bit-identical to a fresh layer's and match the naive twin, in Mode and
+// Sample, through a retrieval and with new codes in between.
+func TestAltRowsAreExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	swaps := 0
+	for trial := 0; trial < 8; trial++ {
+		c := Config{Nodes: 16, NodeDim: 6, ActionDim: 5, HiddenDims: []int{7, 4}}
+		p := testParams(c, uint64(40+trial))
+		// Action a masks the nodes whose code is a % d (mask.0.weight is
+		// [d, A+d]; its first A columns are the action's).
+		w, bias := p[Prefix+"mask.0.weight"].Data, p[Prefix+"mask.0.bias"].Data
+		for k := range bias {
+			bias[k] = -30
+			for a := 0; a < c.ActionDim; a++ {
+				if a%c.NodeDim == k {
+					w[k*(c.ActionDim+c.NodeDim)+a] = 60
+				}
+			}
+		}
+		warm, _ := New(c, p)
+		codes := randomCodes(rng, c.Nodes, c.NodeDim)
+		dr := NewDraws(c)
+		for call := 0; call < 4*(c.ActionDim+1); call++ {
+			if call == 2*(c.ActionDim+1) {
+				codes = randomCodes(rng, c.Nodes, c.NodeDim)
+			}
+			action := rng.IntN(c.ActionDim+1) - 1
+			s := Mode
+			if call%4 == 3 {
+				s = Sample
+				dr.Fill(rng)
+			}
+			if err := warm.Forward(codes, action, s, dr); err != nil {
+				t.Fatal(err)
+			}
+			fresh, _ := New(c, p)
+			fresh.Forward(codes, action, s, dr)
+			sameOutputs(t, "alt rows", warm.Out(), fresh.Out())
+			want, _ := ForwardNaive(c, p, codes, action, s, dr)
+			if !nearTie(want, s, dr, action) {
+				compare(t, "logits", warm.Out().Logits, want.Logits)
+			}
+		}
+		y := randomCodes(rng, c.Nodes, c.NodeDim)
+		dist, probs := make([]float32, c.ActionDim), make([]float32, c.ActionDim)
+		if err := warm.Retrieve(codes, y, Mode, 1, nil, dist, probs); err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := New(c, p)
+		fd, fp := make([]float32, c.ActionDim), make([]float32, c.ActionDim)
+		fresh.Retrieve(codes, y, Mode, 1, nil, fd, fp)
+		for a := range dist {
+			if math.Float32bits(dist[a]) != math.Float32bits(fd[a]) || math.Float32bits(probs[a]) != math.Float32bits(fp[a]) {
+				t.Fatalf("trial %d: retrieval after other calls: dist %v probs %v, fresh layer %v %v", trial, dist, probs, fd, fp)
+			}
+		}
+		swaps += warm.altSwaps
+	}
+	t.Logf("%d rows swapped back", swaps)
+	if swaps < 20 {
+		t.Fatalf("only %d rows came back from alt: the test has no power", swaps)
+	}
+}
+
 func TestRetrieveMatchesNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	c := Config{Nodes: 6, NodeDim: 4, ActionDim: 4, HiddenDims: []int{6, 3}}

@@ -130,6 +130,7 @@ type Layer struct {
 	haveCodes         bool
 	cleanNodes        bool         // xl0/xr0 hold noise-free projections of codes
 	xl0, xr0          []float32    // [n, c0] module_0 source/target projections
+	xl0P              [][]float32  // per head h: xl0's columns h*h1.. packed by kernels.PackB (layer0's aggregation B)
 	att0, att1        signSplit    // module_0 / module_2 att, per head (leaky.go)
 	le0s, le1s        []float32    // [c0], [H*d] |att|∘lin_edge in att order
 	le0Lin, le1Lin    []float64    // [H] att·lin_edge per head
@@ -156,7 +157,11 @@ type Layer struct {
 	g0attr            []float32 // [n, n] and their attributes
 	g0cnt             []int     // [n]
 	g0ok              []bool    // [n] gat0 row j is valid for the current codes
+	g0base            []bool    // [n] gat0 row j was computed with no masked source: worth keeping in alt
+	alt               altRows
+	altSwaps          int       // rows swapped back in from alt (for tests)
 	redo              []int32   // targets whose gat0 row this pass recomputes
+	pend              []int32   // one target's incoming edges whose module_0 score is not cached
 	dense             []int32   // those aggregated by the dense GEMM
 	xl1ok, xr1ok      [2][]bool // [n] module_2 projections valid for gat0's row at slotHead
 	slotHead          [2]int    // head the module_2 projections of each slot were computed at
@@ -265,6 +270,10 @@ func New(c Config, params nn.Params) (*Layer, error) {
 
 	l.codes = make([]int32, n)
 	l.xl0, l.xr0 = make([]float32, n*c0), make([]float32, n*c0)
+	l.xl0P = make([][]float32, H)
+	for h := range l.xl0P {
+		l.xl0P[h] = make([]float32, kernels.PackedBSize(n, h1))
+	}
 	l.row0, l.rowA = make([]float32, n*n), make([]float32, n*n)
 	l.row0OK, l.rowAOK = make([]bool, n), make([]bool, n)
 	l.eScore, l.eAttr, l.eOK = make([]float32, n*n*H), make([]float32, n*n), make([]bool, n*n)
@@ -273,7 +282,11 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.score = make([]float32, (n+1)*H)
 	l.alpha, l.apack = make([]float32, H*n*n), make([]float32, n*n)
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
-	l.redo, l.dense = make([]int32, 0, n), make([]int32, 0, n)
+	l.redo, l.dense, l.pend = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
+	l.g0base = make([]bool, n)
+	l.alt = altRows{ok: make([]bool, n), base: make([]bool, n), src: make([]int32, n*n), attr: make([]float32, n*n), cnt: make([]int, n),
+		gat0: make([]float32, n*c0), xl1: make([]float32, n*d), xl1s: make([]float32, n*d), xl1Lin: make([]float64, n),
+		xl1ok: make([]bool, n), xr1: make([]float32, n*d), xr1ok: make([]bool, n)}
 	l.xl1ok = [2][]bool{make([]bool, n), make([]bool, n)}
 	l.xr1ok = [2][]bool{make([]bool, n), make([]bool, n)}
 	l.slotHead = [2]int{-1, -1}
@@ -431,11 +444,15 @@ func (l *Layer) setCodes(codes []int32, noise []float32) {
 	// Cached edge scores and rows belong to the old projections.
 	clear(l.eOK)
 	clear(l.g0ok)
+	clear(l.alt.ok)
 	l.cleanNodes = noise == nil
 	if noise != nil {
 		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wl, l.d, 1, l.xl0, c0)
 		kernels.GEMM(false, true, l.n, c0, l.d, noise, l.d, l.g0.wr, l.d, 1, l.xr0, c0)
 		l.macs += 2 * int64(l.n*l.d*c0)
+	}
+	for h, bp := range l.xl0P {
+		kernels.PackB(bp, false, l.n, l.h1, l.xl0[h*l.h1:], c0)
 	}
 	for i := 0; i < l.n; i++ {
 		for h := 0; h < l.H; h++ {
@@ -676,36 +693,50 @@ func (l *Layer) layer0() {
 	for j := 0; j < n; j++ {
 		cnt := l.cnt[j]
 		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
-		if l.g0ok[j] && l.sameEdges(j) {
+		if l.g0ok[j] && sameEdges(src, attr, l.g0src[j*n:], l.g0attr[j*n:], l.g0cnt[j]) {
 			// Same node projections, same incoming edges: gat0's row j
 			// from an earlier pass is this pass's row, bit for bit.
 			continue
+		}
+		if l.g0ok[j] && l.alt.ok[j] && sameEdges(src, attr, l.alt.src[j*n:], l.alt.attr[j*n:], l.alt.cnt[j]) {
+			// The row kept aside matches: swap it in with its head-0
+			// projections (those at head 1+a belong to the other row).
+			l.swapAlt(j)
+			l.xl1ok[1][j], l.xr1ok[1][j] = false, false
+			continue
+		}
+		if l.g0ok[j] && l.g0base[j] {
+			l.keepAlt(j)
 		}
 		l.redo = append(l.redo, int32(j))
 		copy(l.g0src[j*n:], src)
 		copy(l.g0attr[j*n:], attr)
 		l.g0cnt[j], l.g0ok[j] = cnt, true
 		l.xl1ok[0][j], l.xl1ok[1][j], l.xr1ok[0][j], l.xr1ok[1][j] = false, false, false, false
+		l.g0base[j] = true
+		for _, i := range src[:cnt-1] { // the self loop (last) is no message of another node
+			if l.m[i] {
+				l.g0base[j] = false
+				break
+			}
+		}
+		pend := l.pend[:0]
 		for e, i32 := range src {
-			i := int(i32)
-			slot := i*n + j
-			sc := l.score[e*H : (e+1)*H]
+			slot := int(i32)*n + j
 			if l.eOK[slot] && math.Float32bits(l.eAttr[slot]) == math.Float32bits(attr[e]) {
-				copy(sc, l.eScore[slot*H:(slot+1)*H])
+				copy(l.score[e*H:(e+1)*H], l.eScore[slot*H:(slot+1)*H])
 				continue
 			}
-			// attScore split as in leaky.go.
-			xls, xrs := l.xl0s[i*c0:(i+1)*c0], l.xr0s[j*c0:(j+1)*c0]
-			t := attr[e]
-			for h := 0; h < H; h++ {
-				o := h * h1
-				lin := l.xl0Lin[i*H+h] + l.xr0Lin[j*H+h] + float64(t)*l.le0Lin[h]
-				sc[h] = splitScore(0, lin, absSumEdge(xls[o:o+h1], xrs[o:o+h1], l.le0s[o:o+h1], t, l.att0.q[h], l.att0.tailNeg[h]), 0.2)
-			}
-			copy(l.eScore[slot*H:(slot+1)*H], sc)
-			l.eAttr[slot], l.eOK[slot] = attr[e], true
-			computed++
+			pend = append(pend, int32(e))
 		}
+		l.scoreEdges0(j, pend)
+		for _, e := range pend {
+			slot := int(src[e])*n + j
+			copy(l.eScore[slot*H:(slot+1)*H], l.score[int(e)*H:(int(e)+1)*H])
+			l.eAttr[slot], l.eOK[slot] = attr[e], true
+		}
+		computed += int64(len(pend))
+		l.pend = pend
 		softmaxEdges(l.score, cnt, H)
 		for h := 0; h < H; h++ {
 			row := l.alpha[(h*n+j)*n : (h*n+j+1)*n]
@@ -757,14 +788,14 @@ func (l *Layer) layer0() {
 	l.macs += int64(m * n * c0)
 	if m == n {
 		for h := 0; h < H; h++ {
-			kernels.GEMM(false, false, n, h1, n, l.alpha[h*n*n:], n, l.xl0[h*h1:], c0, 0, l.gat0[h*h1:], c0)
+			kernels.GEMMPackedB(false, n, h1, n, l.alpha[h*n*n:], n, l.xl0P[h], 0, l.gat0[h*h1:], c0)
 		}
 	} else if m > 0 {
 		for h := 0; h < H; h++ {
 			for r, j := range l.dense {
 				copy(l.apack[r*n:(r+1)*n], l.alpha[(h*n+int(j))*n:(h*n+int(j)+1)*n])
 			}
-			kernels.GEMM(false, false, m, h1, n, l.apack, n, l.xl0[h*h1:], c0, 0, l.pack[h*h1:], c0)
+			kernels.GEMMPackedB(false, m, h1, n, l.apack, n, l.xl0P[h], 0, l.pack[h*h1:], c0)
 		}
 		for r, j := range l.dense {
 			copy(l.gat0[int(j)*c0:(int(j)+1)*c0], l.pack[r*c0:(r+1)*c0])
@@ -778,27 +809,130 @@ func (l *Layer) layer0() {
 	}
 }
 
+// scoreEdges0 writes into score[e*H : (e+1)*H] module_0's scores of target
+// j's incoming edges e in pend (indices into its src and attr), attScore
+// split as in leaky.go, four edges at a time (a group short of four repeats
+// its last edge; one left over goes alone).
+func (l *Layer) scoreEdges0(j int, pend []int32) {
+	n, H, h1, c0 := l.n, l.H, l.h1, l.c0
+	src, attr := l.src[j*n:j*n+l.cnt[j]], l.attr[j*n:j*n+l.cnt[j]]
+	xrs, xrLin := l.xr0s[j*c0:(j+1)*c0], l.xr0Lin[j*H:(j+1)*H]
+	for k := 0; k < len(pend); k += 4 {
+		var e [4]int32
+		for g := range e {
+			e[g] = pend[min(k+g, len(pend)-1)]
+		}
+		i0, i1, i2, i3 := int(src[e[0]]), int(src[e[1]]), int(src[e[2]]), int(src[e[3]])
+		t0, t1, t2, t3 := attr[e[0]], attr[e[1]], attr[e[2]], attr[e[3]]
+		if k+1 == len(pend) {
+			xls := l.xl0s[i0*c0 : (i0+1)*c0]
+			for h := 0; h < H; h++ {
+				o := h * h1
+				lin := l.xl0Lin[i0*H+h] + xrLin[h] + float64(t0)*l.le0Lin[h]
+				l.score[int(e[0])*H+h] = splitScore(0, lin, absSumEdge(xls[o:o+h1], xrs[o:o+h1], l.le0s[o:o+h1], t0, l.att0.q[h], l.att0.tailNeg[h]), 0.2)
+			}
+			return
+		}
+		for h := 0; h < H; h++ {
+			o := h * h1
+			s0, s1, s2, s3 := absSumEdge4(l.xl0s[i0*c0+o:i0*c0+o+h1], l.xl0s[i1*c0+o:i1*c0+o+h1], l.xl0s[i2*c0+o:i2*c0+o+h1], l.xl0s[i3*c0+o:i3*c0+o+h1],
+				xrs[o:o+h1], l.le0s[o:o+h1], t0, t1, t2, t3, l.att0.q[h], l.att0.tailNeg[h])
+			l.score[int(e[0])*H+h] = splitScore(0, l.xl0Lin[i0*H+h]+xrLin[h]+float64(t0)*l.le0Lin[h], s0, 0.2)
+			l.score[int(e[1])*H+h] = splitScore(0, l.xl0Lin[i1*H+h]+xrLin[h]+float64(t1)*l.le0Lin[h], s1, 0.2)
+			l.score[int(e[2])*H+h] = splitScore(0, l.xl0Lin[i2*H+h]+xrLin[h]+float64(t2)*l.le0Lin[h], s2, 0.2)
+			l.score[int(e[3])*H+h] = splitScore(0, l.xl0Lin[i3*H+h]+xrLin[h]+float64(t3)*l.le0Lin[h], s3, 0.2)
+		}
+	}
+}
+
 // sparseAggregate: a target with fewer than n/sparseAggregate sources is
 // aggregated with per-edge axpys instead of its dense GEMM row, which does
 // n/cnt times the MACs at a few times the speed per MAC.
 const sparseAggregate = 4
 
-// sameEdges reports whether target j's incoming edges (sources and
-// attribute bits, self loop included) are those gat0's row j was computed
-// with.
-func (l *Layer) sameEdges(j int) bool {
-	n, cnt := l.n, l.cnt[j]
-	if cnt != l.g0cnt[j] {
+// sameEdges reports whether a target's incoming edges src, attr (sources
+// and attribute bits, self loop included) are the ocnt edges osrc, oattr
+// a row was computed with.
+func sameEdges(src []int32, attr []float32, osrc []int32, oattr []float32, ocnt int) bool {
+	if len(src) != ocnt {
 		return false
 	}
-	src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
-	osrc, oattr := l.g0src[j*n:j*n+cnt], l.g0attr[j*n:j*n+cnt]
+	osrc, oattr = osrc[:ocnt], oattr[:ocnt]
 	for e := range src {
 		if src[e] != osrc[e] || math.Float32bits(attr[e]) != math.Float32bits(oattr[e]) {
 			return false
 		}
 	}
 	return true
+}
+
+// altRows keeps a second version of each target's module_0 row, with the
+// incoming edges it was computed with and the head-0 module_2 projections
+// of that row (source xl1 with its scaled copy and linear part, target
+// xr1), for the same codes. A retrieval's actions each mask a few nodes
+// and change the incoming edges of the targets those nodes send to; the
+// next action restores them. Keeping the row computed with no masked
+// source (the base graph's row) aside when an action replaces it lets the
+// next actions swap it back instead of recomputing it and its
+// projections.
+type altRows struct {
+	ok           []bool    // [n] row j holds a version for the current codes
+	base         []bool    // [n] computed with no masked source
+	src          []int32   // [n, n] its incoming edges
+	attr         []float32 // [n, n]
+	cnt          []int     // [n]
+	gat0         []float32 // [n, c0]
+	xl1, xl1s    []float32 // [n, d] head 0: W gat0 + b, and |att|∘ of it (leaky.go)
+	xl1Lin       []float64 // [n]
+	xl1ok, xr1ok []bool    // [n]
+	xr1          []float32 // [n, d] head 0
+}
+
+// keepAlt copies target j's current row (gat0, edges, head-0 projections)
+// into alt.
+func (l *Layer) keepAlt(j int) {
+	n, c0, d, a := l.n, l.c0, l.d, &l.alt
+	cnt := l.g0cnt[j]
+	copy(a.src[j*n:j*n+cnt], l.g0src[j*n:j*n+cnt])
+	copy(a.attr[j*n:j*n+cnt], l.g0attr[j*n:j*n+cnt])
+	a.cnt[j], a.ok[j], a.base[j] = cnt, true, l.g0base[j]
+	copy(a.gat0[j*c0:(j+1)*c0], l.gat0[j*c0:(j+1)*c0])
+	a.xl1ok[j], a.xr1ok[j] = l.xl1ok[0][j], l.xr1ok[0][j]
+	if a.xl1ok[j] {
+		copy(a.xl1[j*d:(j+1)*d], l.xl1[0][j*d:(j+1)*d])
+		copy(a.xl1s[j*d:(j+1)*d], l.xl1s[0][j*d:(j+1)*d])
+		a.xl1Lin[j] = l.xl1Lin[0][j]
+	}
+	if a.xr1ok[j] {
+		copy(a.xr1[j*d:(j+1)*d], l.xr1[0][j*d:(j+1)*d])
+	}
+}
+
+// swapAlt exchanges target j's current row and the one in alt.
+func (l *Layer) swapAlt(j int) {
+	n, c0, d, a := l.n, l.c0, l.d, &l.alt
+	m := max(l.g0cnt[j], a.cnt[j])
+	swap32(l.g0attr[j*n:j*n+m], a.attr[j*n:j*n+m])
+	for e, v := range a.src[j*n : j*n+m] {
+		a.src[j*n+e], l.g0src[j*n+e] = l.g0src[j*n+e], v
+	}
+	l.g0cnt[j], a.cnt[j] = a.cnt[j], l.g0cnt[j]
+	l.g0base[j], a.base[j] = a.base[j], l.g0base[j]
+	l.altSwaps++
+	swap32(l.gat0[j*c0:(j+1)*c0], a.gat0[j*c0:(j+1)*c0])
+	swap32(l.xl1[0][j*d:(j+1)*d], a.xl1[j*d:(j+1)*d])
+	swap32(l.xl1s[0][j*d:(j+1)*d], a.xl1s[j*d:(j+1)*d])
+	l.xl1Lin[0][j], a.xl1Lin[j] = a.xl1Lin[j], l.xl1Lin[0][j]
+	swap32(l.xr1[0][j*d:(j+1)*d], a.xr1[j*d:(j+1)*d])
+	l.xl1ok[0][j], a.xl1ok[j] = a.xl1ok[j], l.xl1ok[0][j]
+	l.xr1ok[0][j], a.xr1ok[j] = a.xr1ok[j], l.xr1ok[0][j]
+}
+
+func swap32(x, y []float32) {
+	y = y[:len(x)]
+	for k, v := range x {
+		x[k], y[k] = y[k], v
+	}
 }
 
 // leaky001 is LeakyReLU_0.01(v) = v < 0 ? 0.01 v : v without a branch (the
@@ -887,10 +1021,22 @@ func (l *Layer) layer1(action int) {
 		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
 		xrs, xls := l.xr1s[j*d:(j+1)*d], l.xl1s[slot]
 		xl := l.xl1[slot]
-		for e, i := range src {
-			t := attr[e]
-			lin := l.xl1Lin[slot][i] + l.xr1Lin[j] + float64(t)*l.le1Lin[h]
-			l.score[e] = splitScore(0, lin, absSumEdge(xls[int(i)*d:(int(i)+1)*d], xrs, les, t, q, neg), 0.2)
+		// Four edges at a time as in scoreEdges0.
+		xlLin, xrLin, leLin := l.xl1Lin[slot], l.xr1Lin[j], l.le1Lin[h]
+		for e := 0; e < cnt; e += 4 {
+			if e+1 == cnt {
+				i, t := int(src[e]), attr[e]
+				l.score[e] = splitScore(0, xlLin[i]+xrLin+float64(t)*leLin, absSumEdge(xls[i*d:(i+1)*d], xrs, les, t, q, neg), 0.2)
+				break
+			}
+			e1, e2, e3 := min(e+1, cnt-1), min(e+2, cnt-1), min(e+3, cnt-1)
+			i0, i1, i2, i3 := int(src[e]), int(src[e1]), int(src[e2]), int(src[e3])
+			t0, t1, t2, t3 := attr[e], attr[e1], attr[e2], attr[e3]
+			s0, s1, s2, s3 := absSumEdge4(xls[i0*d:(i0+1)*d], xls[i1*d:(i1+1)*d], xls[i2*d:(i2+1)*d], xls[i3*d:(i3+1)*d], xrs, les, t0, t1, t2, t3, q, neg)
+			l.score[e] = splitScore(0, xlLin[i0]+xrLin+float64(t0)*leLin, s0, 0.2)
+			l.score[e1] = splitScore(0, xlLin[i1]+xrLin+float64(t1)*leLin, s1, 0.2)
+			l.score[e2] = splitScore(0, xlLin[i2]+xrLin+float64(t2)*leLin, s2, 0.2)
+			l.score[e3] = splitScore(0, xlLin[i3]+xrLin+float64(t3)*leLin, s3, 0.2)
 		}
 		softmaxEdges(l.score, cnt, 1)
 		out := l.out.Logits[j*d : (j+1)*d]

@@ -206,3 +206,49 @@ func leakyDot(w, x, y, e []float32, t, slope float32) float32 {
 	}
 	return s
 }
+
+// absSumEdge4 is absSumEdge of four edges into one target: sources x0..x3
+// with attributes t0..t3 against the shared y and e, each summed exactly as
+// absSumEdge sums it (same accumulators, same order), so that y_k and e_k
+// are loaded once for four edges.
+func absSumEdge4(x0, x1, x2, x3, y, e []float32, t0, t1, t2, t3 float32, q int, neg bool) (s0, s1, s2, s3 float32) {
+	m := 2 * q
+	n := len(y)
+	yp, ep := y[:m], e[:m]
+	x0p, x1p, x2p, x3p := x0[:m], x1[:m], x2[:m], x3[:m]
+	var a00, a01, a10, a11, a20, a21, a30, a31 float32
+	k := 0
+	for ; k < len(yp)-3; k += 4 {
+		y0, y1, y2, y3 := yp[k], yp[k+1], yp[k+2], yp[k+3]
+		e0, e1, e2, e3 := ep[k], ep[k+1], ep[k+2], ep[k+3]
+		a00 += abs32(x0p[k]+y0+e0*t0) - abs32(x0p[k+1]+y1+e1*t0)
+		a01 += abs32(x0p[k+2]+y2+e2*t0) - abs32(x0p[k+3]+y3+e3*t0)
+		a10 += abs32(x1p[k]+y0+e0*t1) - abs32(x1p[k+1]+y1+e1*t1)
+		a11 += abs32(x1p[k+2]+y2+e2*t1) - abs32(x1p[k+3]+y3+e3*t1)
+		a20 += abs32(x2p[k]+y0+e0*t2) - abs32(x2p[k+1]+y1+e1*t2)
+		a21 += abs32(x2p[k+2]+y2+e2*t2) - abs32(x2p[k+3]+y3+e3*t2)
+		a30 += abs32(x3p[k]+y0+e0*t3) - abs32(x3p[k+1]+y1+e1*t3)
+		a31 += abs32(x3p[k+2]+y2+e2*t3) - abs32(x3p[k+3]+y3+e3*t3)
+	}
+	for ; k < len(yp)-1; k += 2 {
+		y0, y1, e0, e1 := yp[k], yp[k+1], ep[k], ep[k+1]
+		a00 += abs32(x0p[k]+y0+e0*t0) - abs32(x0p[k+1]+y1+e1*t0)
+		a10 += abs32(x1p[k]+y0+e0*t1) - abs32(x1p[k+1]+y1+e1*t1)
+		a20 += abs32(x2p[k]+y0+e0*t2) - abs32(x2p[k+1]+y1+e1*t2)
+		a30 += abs32(x3p[k]+y0+e0*t3) - abs32(x3p[k+1]+y1+e1*t3)
+	}
+	yt, et := y[m:n], e[m:n]
+	x0t, x1t, x2t, x3t := x0[m:n], x1[m:n], x2[m:n], x3[m:n]
+	var r0, r1, r2, r3 float32
+	for k, v := range yt {
+		w := et[k]
+		r0 += abs32(x0t[k] + v + w*t0)
+		r1 += abs32(x1t[k] + v + w*t1)
+		r2 += abs32(x2t[k] + v + w*t2)
+		r3 += abs32(x3t[k] + v + w*t3)
+	}
+	if neg {
+		r0, r1, r2, r3 = -r0, -r1, -r2, -r3
+	}
+	return (a00 + a01) + r0, (a10 + a11) + r1, (a20 + a21) + r2, (a30 + a31) + r3
+}
