@@ -44,12 +44,20 @@ func (g geom) im2col(col []float32, ld int, x []float32) {
 						continue
 					}
 					in := plane[iy*g.W : (iy+1)*g.W]
-					for xx := range out {
-						if ix := xx*g.S - g.P + kx; ix >= 0 && ix < g.W {
-							out[xx] = in[ix]
-						} else {
-							out[xx] = 0
-						}
+					// Output columns x0 <= x < x1 read inside the row.
+					x0 := min(max(0, (g.P-kx+g.S-1)/g.S), g.OW)
+					x1 := x0
+					if last := g.W - 1 + g.P - kx; last >= 0 {
+						x1 = max(min(g.OW, last/g.S+1), x0)
+					}
+					clear(out[:x0])
+					clear(out[x1:])
+					if g.S == 1 {
+						copy(out[x0:x1], in[x0-g.P+kx:])
+						continue
+					}
+					for xx := x0; xx < x1; xx++ {
+						out[xx] = in[xx*g.S-g.P+kx]
 					}
 				}
 			}
