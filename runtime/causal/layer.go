@@ -162,6 +162,7 @@ type Layer struct {
 	altSwaps          int       // rows swapped back in from alt (for tests)
 	redo              []int32   // targets whose gat0 row this pass recomputes
 	pend              []int32   // one target's incoming edges whose module_0 score is not cached
+	wbuf              []float32 // [n] one target's attention weights at one head
 	dense             []int32   // those aggregated by the dense GEMM
 	xl1ok, xr1ok      [2][]bool // [n] module_2 projections valid for gat0's row at slotHead
 	slotHead          [2]int    // head the module_2 projections of each slot were computed at
@@ -283,6 +284,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.alpha, l.apack = make([]float32, H*n*n), make([]float32, n*n)
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
 	l.redo, l.dense, l.pend = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
+	l.wbuf = make([]float32, n)
 	l.g0base = make([]bool, n)
 	l.alt = altRows{ok: make([]bool, n), base: make([]bool, n), src: make([]int32, n*n), attr: make([]float32, n*n), cnt: make([]int, n),
 		gat0: make([]float32, n*c0), xl1: make([]float32, n*d), xl1s: make([]float32, n*d), xl1Lin: make([]float64, n),
@@ -666,12 +668,87 @@ func softmaxEdges(sc []float32, edges, heads int) {
 	}
 }
 
-// axpy4: y += a0·x0 + a1·x1 + a2·x2 + a3·x3, one load and store of y for
-// four products.
+// axpy4: y += (a0·x0 + a1·x1) + (a2·x2 + a3·x3), one load and store of y
+// for four products (with axpy, the twin of gatherRows4).
 func axpy4(y []float32, a0, a1, a2, a3 float32, x0, x1, x2, x3 []float32) {
 	x0, x1, x2, x3 = x0[:len(y)], x1[:len(y)], x2[:len(y)], x3[:len(y)]
 	for k := range y {
 		y[k] += (a0*x0[k] + a1*x1[k]) + (a2*x2[k] + a3*x3[k])
+	}
+}
+
+// gatherRows sets out[c] = Σ_e w[e]·x[src[e]·stride + c], summed in e
+// order from zero: the axpys y += w[e]·x_src[e] over a cleared y, bit for
+// bit, with eight sums in registers instead of a load and a store of y per
+// product (under wasm several times faster).
+func gatherRows(out, w []float32, src []int32, x []float32, stride int) {
+	d := len(out)
+	src = src[:len(w)]
+	c := 0
+	for ; c+8 <= d; c += 8 {
+		var s0, s1, s2, s3, s4, s5, s6, s7 float32
+		for e, i := range src {
+			a, r := w[e], x[int(i)*stride+c:int(i)*stride+c+8:int(i)*stride+c+8]
+			s0 += a * r[0]
+			s1 += a * r[1]
+			s2 += a * r[2]
+			s3 += a * r[3]
+			s4 += a * r[4]
+			s5 += a * r[5]
+			s6 += a * r[6]
+			s7 += a * r[7]
+		}
+		o := out[c : c+8 : c+8]
+		o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = s0, s1, s2, s3, s4, s5, s6, s7
+	}
+	for ; c < d; c++ {
+		var s0 float32
+		for e, i := range src {
+			s0 += w[e] * x[int(i)*stride+c]
+		}
+		out[c] = s0
+	}
+}
+
+// gatherRows4 is gatherRows with the edges summed as axpy4 sums them:
+// y += (w0·x0 + w1·x1) + (w2·x2 + w3·x3) for each whole group of four,
+// then y += w·x for the rest, bit for bit.
+func gatherRows4(out, w []float32, src []int32, x []float32, stride int) {
+	d := len(out)
+	src = src[:len(w)]
+	g := len(src) / 4 * 4
+	c := 0
+	for ; c+4 <= d; c += 4 {
+		var s0, s1, s2, s3 float32
+		for e := 0; e < g; e += 4 {
+			a0, a1, a2, a3 := w[e], w[e+1], w[e+2], w[e+3]
+			i0, i1, i2, i3 := int(src[e])*stride+c, int(src[e+1])*stride+c, int(src[e+2])*stride+c, int(src[e+3])*stride+c
+			r0, r1, r2, r3 := x[i0:i0+4:i0+4], x[i1:i1+4:i1+4], x[i2:i2+4:i2+4], x[i3:i3+4:i3+4]
+			s0 += (a0*r0[0] + a1*r1[0]) + (a2*r2[0] + a3*r3[0])
+			s1 += (a0*r0[1] + a1*r1[1]) + (a2*r2[1] + a3*r3[1])
+			s2 += (a0*r0[2] + a1*r1[2]) + (a2*r2[2] + a3*r3[2])
+			s3 += (a0*r0[3] + a1*r1[3]) + (a2*r2[3] + a3*r3[3])
+		}
+		for e := g; e < len(src); e++ {
+			a, i := w[e], int(src[e])*stride+c
+			r := x[i : i+4 : i+4]
+			s0 += a * r[0]
+			s1 += a * r[1]
+			s2 += a * r[2]
+			s3 += a * r[3]
+		}
+		o := out[c : c+4 : c+4]
+		o[0], o[1], o[2], o[3] = s0, s1, s2, s3
+	}
+	for ; c < d; c++ {
+		var s0 float32
+		for e := 0; e < g; e += 4 {
+			s0 += (w[e]*x[int(src[e])*stride+c] + w[e+1]*x[int(src[e+1])*stride+c]) + (w[e+2]*x[int(src[e+2])*stride+c] + w[e+3]*x[int(src[e+3])*stride+c])
+		}
+		for e := g; e < len(src); e++ {
+			s0 += w[e] * x[int(src[e])*stride+c]
+		}
+		out[c] = s0
 	}
 }
 
@@ -750,8 +827,8 @@ func (l *Layer) layer0() {
 	// out_j = Σ_i alpha_ij xl_i per head. Targets with many sources go
 	// through one dense GEMM per head: the zeros of absent edges cost n h1
 	// MACs per head against cnt h1 for the edges alone, but a GEMM runs
-	// them several times faster than per-edge axpys (and adding exact
-	// zeros changes nothing); targets with few sources take the axpys.
+	// them several times faster than per-edge sums (and adding exact
+	// zeros changes nothing); targets with few sources take gatherRows4.
 	// Dense targets go straight into gat0 when they are all n, else
 	// through packed alpha rows and a scratch block.
 	l.dense = l.dense[:0]
@@ -763,24 +840,14 @@ func (l *Layer) layer0() {
 			continue
 		}
 		out := l.gat0[j*c0 : (j+1)*c0]
-		clear(out)
 		src := l.src[j*n : j*n+cnt]
-		e := 0
-		for ; e+4 <= cnt; e += 4 {
-			i0, i1, i2, i3 := int(src[e])*c0, int(src[e+1])*c0, int(src[e+2])*c0, int(src[e+3])*c0
-			for h := 0; h < H; h++ {
-				o, a := h*h1, l.alpha[(h*n+j)*n:(h*n+j+1)*n]
-				axpy4(out[o:o+h1], a[src[e]], a[src[e+1]], a[src[e+2]], a[src[e+3]],
-					l.xl0[i0+o:i0+o+h1], l.xl0[i1+o:i1+o+h1], l.xl0[i2+o:i2+o+h1], l.xl0[i3+o:i3+o+h1])
+		w := l.wbuf[:cnt]
+		for h := 0; h < H; h++ {
+			o, a := h*h1, l.alpha[(h*n+j)*n:(h*n+j+1)*n]
+			for e, i := range src {
+				w[e] = a[i]
 			}
-		}
-		for ; e < cnt; e++ {
-			i := int(src[e])
-			xl := l.xl0[i*c0 : (i+1)*c0]
-			for h := 0; h < H; h++ {
-				o := h * h1
-				axpy(out[o:o+h1], l.alpha[(h*n+j)*n+i], xl[o:o+h1])
-			}
+			gatherRows4(out[o:o+h1], w, src, l.xl0[o:], c0)
 		}
 		l.macs += int64(cnt * c0)
 	}
@@ -846,7 +913,7 @@ func (l *Layer) scoreEdges0(j int, pend []int32) {
 }
 
 // sparseAggregate: a target with fewer than n/sparseAggregate sources is
-// aggregated with per-edge axpys instead of its dense GEMM row, which does
+// aggregated edge by edge (gatherRows4) instead of by its dense GEMM row, which does
 // n/cnt times the MACs at a few times the speed per MAC.
 const sparseAggregate = 4
 
@@ -1040,10 +1107,7 @@ func (l *Layer) layer1(action int) {
 		}
 		softmaxEdges(l.score, cnt, 1)
 		out := l.out.Logits[j*d : (j+1)*d]
-		clear(out)
-		for e, i := range src {
-			axpy(out, l.score[e], xl[int(i)*d:(int(i)+1)*d])
-		}
+		gatherRows(out, l.score[:cnt], src, xl, d)
 		for k, b := range g.bias[o : o+d] {
 			out[k] += b
 		}
