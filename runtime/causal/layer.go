@@ -163,6 +163,8 @@ type Layer struct {
 	redo              []int32   // targets whose gat0 row this pass recomputes
 	pend              []int32   // one target's incoming edges whose module_0 score is not cached
 	wbuf              []float32 // [n] one target's attention weights at one head
+	smx, ssum         []float32 // [H] softmaxEdges' maxima and sums per head
+	sbuf              []float64 // [(n+1)*H] softmaxEdges' exponentials
 	dense             []int32   // those aggregated by the dense GEMM
 	xl1ok, xr1ok      [2][]bool // [n] module_2 projections valid for gat0's row at slotHead
 	slotHead          [2]int    // head the module_2 projections of each slot were computed at
@@ -285,6 +287,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
 	l.redo, l.dense, l.pend = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
 	l.wbuf = make([]float32, n)
+	l.smx, l.ssum, l.sbuf = make([]float32, H), make([]float32, H), make([]float64, (n+1)*H)
 	l.g0base = make([]bool, n)
 	l.alt = altRows{ok: make([]bool, n), base: make([]bool, n), src: make([]int32, n*n), attr: make([]float32, n*n), cnt: make([]int, n),
 		gat0: make([]float32, n*c0), xl1: make([]float32, n*d), xl1s: make([]float32, n*d), xl1Lin: make([]float64, n),
@@ -647,23 +650,42 @@ func attScore(xl, xr, le, att []float32, w float32) float32 {
 }
 
 // softmaxEdges turns scores [edges, heads] into attention weights over the
-// edges, per head (PyG's softmax; its +1e-16 cannot change a sum >= 1).
-func softmaxEdges(sc []float32, edges, heads int) {
-	for h := 0; h < heads; h++ {
-		mx := float32(math.Inf(-1))
-		for e := 0; e < edges; e++ {
-			if v := sc[e*heads+h]; v > mx { // not max(): a runtime call under wasm; same result (a NaN score gives NaN weights either way)
-				mx = v
+// edges, per head (PyG's softmax; its +1e-16 cannot change a sum >= 1):
+// w = e^(s - max) / Σ e^(s - max), the exponentials in float64 and the
+// rest in float32. All heads go together, edge by edge (so the exponentials
+// run as one kernels.ExpInPlace); each head's sum still runs in edge order.
+func (l *Layer) softmaxEdges(sc []float32, edges, heads int) {
+	sc = sc[:edges*heads]
+	mx, sum, buf := l.smx[:heads], l.ssum[:heads], l.sbuf[:edges*heads]
+	for h := range mx {
+		mx[h], sum[h] = float32(math.Inf(-1)), 0
+	}
+	for e := 0; e < edges; e++ {
+		for h, v := range sc[e*heads : (e+1)*heads] {
+			if v > mx[h] { // not max(): a runtime call under wasm; same result (a NaN score gives NaN weights either way)
+				mx[h] = v
 			}
 		}
-		var sum float32
-		for e := 0; e < edges; e++ {
-			v := float32(kernels.Exp(float64(sc[e*heads+h] - mx)))
-			sc[e*heads+h] = v
-			sum += v
+	}
+	for e := 0; e < edges; e++ {
+		b := buf[e*heads : (e+1)*heads]
+		for h, v := range sc[e*heads : (e+1)*heads] {
+			b[h] = float64(v - mx[h])
 		}
-		for e := 0; e < edges; e++ {
-			sc[e*heads+h] /= sum
+	}
+	kernels.ExpInPlace(buf)
+	for e := 0; e < edges; e++ {
+		row, b := sc[e*heads:(e+1)*heads], buf[e*heads:(e+1)*heads]
+		for h := range row {
+			v := float32(b[h])
+			row[h] = v
+			sum[h] += v
+		}
+	}
+	for e := 0; e < edges; e++ {
+		row := sc[e*heads : (e+1)*heads]
+		for h := range row {
+			row[h] /= sum[h]
 		}
 	}
 }
@@ -814,7 +836,7 @@ func (l *Layer) layer0() {
 		}
 		computed += int64(len(pend))
 		l.pend = pend
-		softmaxEdges(l.score, cnt, H)
+		l.softmaxEdges(l.score, cnt, H)
 		for h := 0; h < H; h++ {
 			row := l.alpha[(h*n+j)*n : (h*n+j+1)*n]
 			clear(row)
@@ -1105,7 +1127,7 @@ func (l *Layer) layer1(action int) {
 			l.score[e2] = splitScore(0, xlLin[i2]+xrLin+float64(t2)*leLin, s2, 0.2)
 			l.score[e3] = splitScore(0, xlLin[i3]+xrLin+float64(t3)*leLin, s3, 0.2)
 		}
-		softmaxEdges(l.score, cnt, 1)
+		l.softmaxEdges(l.score, cnt, 1)
 		out := l.out.Logits[j*d : (j+1)*d]
 		gatherRows(out, l.score[:cnt], src, xl, d)
 		for k, b := range g.bias[o : o+d] {
@@ -1182,7 +1204,7 @@ func (l *Layer) ActionNodeGAT0(dst []float32) error {
 			l.score[e*H+h] = attScore(xl[o:o+h1], l.actR[o:o+h1], g.le[o:o+h1], g.att[o:o+h1], 1)
 		}
 	}
-	softmaxEdges(l.score, n+1, H)
+	l.softmaxEdges(l.score, n+1, H)
 	clear(dst)
 	for e := 0; e <= n; e++ {
 		xl := l.actL

@@ -48,6 +48,24 @@ func TestExpMatchesMath(t *testing.T) {
 	t.Logf("float32 results differ for %d of %d arguments", f32diff, len(xs))
 }
 
+// TestExpInPlaceMatchesExp: ExpInPlace is Exp bit for bit, special values
+// and both ends of the range included.
+func TestExpInPlaceMatchesExp(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	xs := []float64{0, math.Copysign(0, -1), 708.9, 709, 709.1, 710, -708, -708.1, -745, -746,
+		math.Inf(1), math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64}
+	for range 100000 {
+		xs = append(xs, r.Float64()*1418-709, r.NormFloat64()*10, -r.Float64()*30)
+	}
+	got := append([]float64(nil), xs...)
+	ExpInPlace(got)
+	for i, x := range xs {
+		if want := Exp(x); math.Float64bits(got[i]) != math.Float64bits(want) && !(math.IsNaN(want) && math.IsNaN(got[i])) {
+			t.Fatalf("ExpInPlace(%v) = %v, Exp %v", x, got[i], want)
+		}
+	}
+}
+
 var expSink float64
 
 // BenchmarkExp compares Exp with math.Exp on softmax-like arguments.
