@@ -23,10 +23,24 @@ func Tanh(x []float32) {
 
 // Sigmoid applies 1/(1+e^-x) in place.
 func Sigmoid(x []float32) {
-	for i, v := range x {
-		x[i] = float32(1 / (1 + Exp(-float64(v))))
+	var buf [expChunk]float64
+	for len(x) > 0 {
+		c := x[:min(len(x), expChunk)]
+		b := buf[:len(c)]
+		for i, v := range c {
+			b[i] = -float64(v)
+		}
+		ExpInPlace(b)
+		for i, e := range b {
+			c[i] = float32(1 / (1 + e))
+		}
+		x = x[len(c):]
 	}
 }
+
+// expChunk is how many exponentials Sigmoid and Softmax hand to ExpInPlace
+// at a time, from a buffer on the stack.
+const expChunk = 64
 
 // Softmax normalises each of the rows (length cols) of x in place:
 // x[r,j] = exp(x[r,j] - max_r) / Σ_j exp(x[r,j] - max_r).
@@ -40,10 +54,18 @@ func Softmax(x []float32, rows, cols int) {
 			}
 		}
 		var s float64
-		for j, v := range row {
-			e := Exp(float64(v) - float64(mx)) // subtract in float64: exact
-			row[j] = float32(e)
-			s += e
+		var buf [expChunk]float64
+		for j0 := 0; j0 < cols; j0 += expChunk {
+			c := row[j0:min(cols, j0+expChunk)]
+			b := buf[:len(c)]
+			for j, v := range c {
+				b[j] = float64(v) - float64(mx) // subtract in float64: exact
+			}
+			ExpInPlace(b)
+			for j, e := range b {
+				c[j] = float32(e)
+				s += e
+			}
 		}
 		inv := float32(1 / s)
 		for j := range row {
