@@ -823,7 +823,7 @@ func (l *Layer) layer0() {
 		for e, i32 := range src {
 			slot := int(i32)*n + j
 			if l.eOK[slot] && math.Float32bits(l.eAttr[slot]) == math.Float32bits(attr[e]) {
-				copy(l.score[e*H:(e+1)*H], l.eScore[slot*H:(slot+1)*H])
+				copyFloats(l.score[e*H:(e+1)*H], l.eScore[slot*H:(slot+1)*H])
 				continue
 			}
 			pend = append(pend, int32(e))
@@ -831,7 +831,7 @@ func (l *Layer) layer0() {
 		l.scoreEdges0(j, pend)
 		for _, e := range pend {
 			slot := int(src[e])*n + j
-			copy(l.eScore[slot*H:(slot+1)*H], l.score[int(e)*H:(int(e)+1)*H])
+			copyFloats(l.eScore[slot*H:(slot+1)*H], l.score[int(e)*H:(int(e)+1)*H])
 			l.eAttr[slot], l.eOK[slot] = attr[e], true
 		}
 		computed += int64(len(pend))
@@ -1024,13 +1024,14 @@ func swap32(x, y []float32) {
 	}
 }
 
-// leaky001 is LeakyReLU_0.01(v) = v < 0 ? 0.01 v : v without a branch (the
-// signs are random: a branch mispredicts half the time): the sign bit
-// selects the factor's bits. Bit-identical to the branch, -0 included.
-func leaky001(v float32) float32 {
-	const one, slope = 0x3f800000, 0x3c23d70a // float32 bits of 1 and 0.01
-	m := uint32(int32(math.Float32bits(v)) >> 31)
-	return v * math.Float32frombits(one^(m&(one^slope)))
+// copyFloats is copy(dst, src) for a few floats (one edge's scores over
+// the heads) as a loop: copy is a call into the runtime's memmove, under
+// wasm into the host's memory.copy.
+func copyFloats(dst, src []float32) {
+	src = src[:len(dst)]
+	for k, v := range src {
+		dst[k] = v
+	}
 }
 
 // layer1 is module_2 for the latent targets at the one head each reads:
