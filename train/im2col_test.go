@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestIm2colMatchesNaive ties im2col to its definition over strides,
-// paddings, kernel and image sizes (odd and even), with a row stride.
+// TestIm2colMatchesNaive ties im2col, and gather.im2col to it, to the
+// definition over strides, paddings, kernel and image sizes (odd and even),
+// with a row stride.
 func TestIm2colMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(71, 72))
 	for range 300 {
@@ -25,6 +26,17 @@ func TestIm2colMatchesNaive(t *testing.T) {
 			col[i] = -1
 		}
 		g.im2col(col, ld, x)
+		// The table version writes the same.
+		col2 := make([]float32, len(col))
+		for i := range col2 {
+			col2[i] = -1
+		}
+		newGather(g).im2col(col2, ld, x)
+		for i := range col {
+			if col2[i] != col[i] {
+				t.Fatalf("%+v ld=%d: gather col[%d] = %v, im2col %v", g, ld, i, col2[i], col[i])
+			}
+		}
 		for c := 0; c < g.C; c++ {
 			for ky := 0; ky < g.K; ky++ {
 				for kx := 0; kx < g.K; kx++ {

@@ -65,6 +65,55 @@ func (g geom) im2col(col []float32, ld int, x []float32) {
 	}
 }
 
+// gather is geom.im2col through a table, for the weight gradients: each
+// channel is copied into a zero-bordered plane, and im2col row (c, ky, kx)
+// reads that plane at offsets that depend on (ky, kx) only, with no bounds
+// tests per element (at 8×8 an image row is too short for a per-row copy
+// to pay).
+type gather struct {
+	g      geom
+	wp     int       // padded plane width
+	tab    []int32   // [K·K, OH·OW] offsets into the padded plane
+	padded []float32 // [hp, wp]; the border stays zero
+}
+
+func newGather(g geom) *gather {
+	hp := max(g.H+2*g.P, (g.OH-1)*g.S+g.K)
+	wp := max(g.W+2*g.P, (g.OW-1)*g.S+g.K)
+	q := &gather{g: g, wp: wp, tab: make([]int32, g.K*g.K*g.OH*g.OW), padded: make([]float32, hp*wp)}
+	i := 0
+	for ky := 0; ky < g.K; ky++ {
+		for kx := 0; kx < g.K; kx++ {
+			for y := 0; y < g.OH; y++ {
+				for x := 0; x < g.OW; x++ {
+					q.tab[i] = int32((y*g.S+ky)*wp + x*g.S + kx)
+					i++
+				}
+			}
+		}
+	}
+	return q
+}
+
+// im2col is geom.im2col (same output, row stride ld).
+func (q *gather) im2col(col []float32, ld int, x []float32) {
+	g := q.g
+	ohw, kk := g.OH*g.OW, g.K*g.K
+	for c := 0; c < g.C; c++ {
+		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for y := 0; y < g.H; y++ {
+			copy(q.padded[(y+g.P)*q.wp+g.P:], plane[y*g.W:(y+1)*g.W])
+		}
+		for t := 0; t < kk; t++ {
+			r := c*kk + t
+			row := col[r*ld : r*ld+ohw]
+			for i, o := range q.tab[t*ohw : (t+1)*ohw] {
+				row[i] = q.padded[o]
+			}
+		}
+	}
+}
+
 // col2im is the adjoint of im2col: x = 0, then x[c, y·S-P+ky, x·S-P+kx] +=
 // col[(c·K+ky)·K+kx, y·OW+x] for every in-range position.
 func (g geom) col2im(x, col []float32) {
@@ -162,6 +211,7 @@ type conv struct {
 	// runtime runs with Winograd or one GEMM.
 	dplan   *kernels.Conv
 	wflip   []float32
+	gat     *gather    // im2col for the weight gradient (nil for 1×1)
 	scratch *[]float32 // the shard's GEMM operand buffer, shared by its layers
 }
 
@@ -187,6 +237,9 @@ func newConv(prefix string, params, grads nn.Params, cp kernels.ConvParams, bias
 		c.g = geom{C: cp.CIn, H: cp.H, W: cp.W, K: cp.KH, S: cp.Stride, P: cp.Pad, OH: oh, OW: ow}
 	}
 	c.rows, c.cols = c.g.C*c.g.K*c.g.K, c.g.OH*c.g.OW
+	if !c.is1x1() {
+		c.gat = newGather(c.g)
+	}
 	// Enough images per weight-gradient GEMM for a k of at least 512 (the
 	// C tile is loaded and stored once per GEMM, not once per image),
 	// with the operands under 8 MiB.
@@ -335,7 +388,7 @@ func (c *conv) weightGrad(dy []float32) {
 					copy(col[r*ld+i*cols:r*ld+(i+1)*cols], src[r*cols:(r+1)*cols])
 				}
 			} else {
-				c.g.im2col(col[i*cols:], ld, src)
+				c.gat.im2col(col[i*cols:], ld, src)
 			}
 		}
 		kernels.GEMM(false, true, m, rows, ld, a, ld, col, ld, 1, c.gw, rows)
