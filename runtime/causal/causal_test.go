@@ -1,6 +1,7 @@
 package causal
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -845,6 +846,43 @@ func TestGatherRowsMatchAxpy(t *testing.T) {
 					t.Fatalf("trial %d (d %d, %d edges) gather %d: [%d] = %g, axpy twin %g", trial, d, cnt, k, i, got[i], ref[i])
 				}
 			}
+		}
+	}
+}
+
+// TestBatchedAbsSumsMatch: absSum8 against two absSum4 calls and
+// absSumEdge4 against four absSumEdge calls, bit for bit, for every small
+// length and split point q (the callers' results must not depend on how
+// the pairs are grouped).
+func TestBatchedAbsSumsMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	same := func(what string, got, want float32) {
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("%s = %g, single %g", what, got, want)
+		}
+	}
+	for trial := 0; trial < 500; trial++ {
+		c := rng.IntN(30)
+		q, neg := rng.IntN(c/2+1), rng.IntN(2) == 1
+		x, y, e := [4][]float32{vec(c), vec(c), vec(c), vec(c)}, [4][]float32{vec(c), vec(c), vec(c), vec(c)}, vec(c)
+		a := absSum8(x[0], x[1], y[0], y[1], y[2], y[3], q, neg)
+		for r := 0; r < 2; r++ {
+			s0, s1, s2, s3 := absSum4(x[r], y[0], y[1], y[2], y[3], q, neg)
+			for k, s := range []float32{s0, s1, s2, s3} {
+				same(fmt.Sprintf("trial %d: absSum8 row %d pair %d", trial, r, k), a[4*r+k], s)
+			}
+		}
+		ts := [4]float32{rng.Float32(), rng.Float32(), rng.Float32(), rng.Float32()}
+		s0, s1, s2, s3 := absSumEdge4(x[0], x[1], x[2], x[3], y[0], e, ts[0], ts[1], ts[2], ts[3], q, neg)
+		for k, s := range []float32{s0, s1, s2, s3} {
+			same(fmt.Sprintf("trial %d: absSumEdge4 edge %d", trial, k), s, absSumEdge(x[k], y[0], e, ts[k], q, neg))
 		}
 	}
 }

@@ -508,14 +508,21 @@ func (l *Layer) graphStep(action int, s Sampling, dr *Draws) {
 		clear(l.rowAOK)
 		l.rowAct = action
 	}
+	p0, pA := l.rows[:0], l.pend[:0] // rows to compute (scratch, see layer0 and layer1)
 	for i := 0; i < n; i++ {
-		row, ok, k := l.row0, l.row0OK, 0
-		if l.m[i] {
-			row, ok, k = l.rowA, l.rowAOK, 1+action
+		if l.m[i] && !l.rowAOK[i] {
+			pA = append(pA, int32(i))
+		} else if !l.m[i] && !l.row0OK[i] {
+			p0 = append(p0, int32(i))
 		}
-		if !ok[i] {
-			l.discoverRow(row[i*n:(i+1)*n], k, i)
-			ok[i] = true
+	}
+	l.discoverRows(l.row0, l.row0OK, 0, p0)
+	l.discoverRows(l.rowA, l.rowAOK, 1+action, pA)
+	l.rows, l.pend = p0, pA
+	for i := 0; i < n; i++ {
+		row := l.row0
+		if l.m[i] {
+			row = l.rowA
 		}
 		copy(o.AdjP[i*n:(i+1)*n], row[i*n:(i+1)*n])
 	}
@@ -573,25 +580,10 @@ func (l *Layer) fillSlot(sl *discSlot, k int) {
 // dst[j] = sigmoid(b2 + Σ_h w2[h] LeakyReLU(u_i[h] + v_j[h])), split as in
 // leaky.go: b2 + 0.505 (w2·u_i + w2·v_j) + 0.495 Σ_h sgn(w2[h]) |U_ih + V_jh|.
 func (l *Layer) discoverRow(dst []float32, k, i int) {
-	sl := &l.slots[0]
-	if k != 0 {
-		sl = &l.slots[1]
-	}
-	if sl.k != k {
-		l.fillSlot(sl, k)
-	}
+	sl := l.slot(k)
 	ds := &l.disc[k]
 	h0, q, neg := l.h0, ds.w2.q[0], ds.w2.tailNeg[0]
-	if !sl.uok[i] {
-		u := sl.u[i*h0 : (i+1)*h0]
-		c := int(l.codes[i])
-		ac, pu := ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0]
-		for h := range u {
-			u[h] = ac[h] + pu[h]
-		}
-		sl.lu[i] = ds.w2.signedSum(u, 0)
-		sl.uok[i] = true
-	}
+	l.sourceVector(sl, k, i)
 	u, v := sl.u[i*h0:(i+1)*h0], sl.v
 	lu, b2 := sl.lu[i], float64(ds.b2)
 	j := 0
@@ -607,6 +599,84 @@ func (l *Layer) discoverRow(dst []float32, k, i int) {
 	}
 	kernels.Sigmoid(dst)
 	l.macs += int64(len(dst) * h0)
+}
+
+// discoverRows computes discoverer k's rows i in list into rows [n, n]
+// and marks them in ok: two rows at a time (discoverRowPair), the last
+// alone.
+func (l *Layer) discoverRows(rows []float32, ok []bool, k int, list []int32) {
+	n := l.n
+	r := 0
+	for ; r+2 <= len(list); r += 2 {
+		i0, i1 := int(list[r]), int(list[r+1])
+		l.discoverRowPair(rows[i0*n:(i0+1)*n], rows[i1*n:(i1+1)*n], k, i0, i1)
+	}
+	if r < len(list) {
+		i := int(list[r])
+		l.discoverRow(rows[i*n:(i+1)*n], k, i)
+	}
+	for _, i := range list {
+		ok[i] = true
+	}
+}
+
+// slot returns the slot holding discoverer k's target vectors, filling it
+// when it holds another one.
+func (l *Layer) slot(k int) *discSlot {
+	sl := &l.slots[0]
+	if k != 0 {
+		sl = &l.slots[1]
+	}
+	if sl.k != k {
+		l.fillSlot(sl, k)
+	}
+	return sl
+}
+
+// sourceVector computes discoverer k's source vector U_i (and its linear
+// part) in slot sl unless it is there.
+func (l *Layer) sourceVector(sl *discSlot, k, i int) {
+	if sl.uok[i] {
+		return
+	}
+	ds, h0 := &l.disc[k], l.h0
+	u := sl.u[i*h0 : (i+1)*h0]
+	c := int(l.codes[i])
+	ac, pu := ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0]
+	for h := range u {
+		u[h] = ac[h] + pu[h]
+	}
+	sl.lu[i] = ds.w2.signedSum(u, 0)
+	sl.uok[i] = true
+}
+
+// discoverRowPair is discoverRow for two rows i0, i1 of discoverer k at
+// once (absSum8: each target vector is loaded once for both), bit for bit.
+func (l *Layer) discoverRowPair(dst0, dst1 []float32, k, i0, i1 int) {
+	sl := l.slot(k)
+	ds := &l.disc[k]
+	h0, q, neg := l.h0, ds.w2.q[0], ds.w2.tailNeg[0]
+	l.sourceVector(sl, k, i0)
+	l.sourceVector(sl, k, i1)
+	u0, u1, v := sl.u[i0*h0:(i0+1)*h0], sl.u[i1*h0:(i1+1)*h0], sl.v
+	lu0, lu1, b2 := sl.lu[i0], sl.lu[i1], float64(ds.b2)
+	dst1 = dst1[:len(dst0)]
+	j := 0
+	for ; j+4 <= len(dst0); j += 4 {
+		a := absSum8(u0, u1, v[j*h0:(j+1)*h0], v[(j+1)*h0:(j+2)*h0], v[(j+2)*h0:(j+3)*h0], v[(j+3)*h0:(j+4)*h0], q, neg)
+		for g := 0; g < 4; g++ {
+			dst0[j+g] = splitScore(b2, lu0+sl.lv[j+g], a[g], 0.01)
+			dst1[j+g] = splitScore(b2, lu1+sl.lv[j+g], a[4+g], 0.01)
+		}
+	}
+	for ; j < len(dst0); j++ {
+		vj := v[j*h0 : (j+1)*h0]
+		dst0[j] = splitScore(b2, lu0+sl.lv[j], absSum(u0, vj, q, neg), 0.01)
+		dst1[j] = splitScore(b2, lu1+sl.lv[j], absSum(u1, vj, q, neg), 0.01)
+	}
+	kernels.Sigmoid(dst0)
+	kernels.Sigmoid(dst1)
+	l.macs += int64(2 * len(dst0) * h0)
 }
 
 // attScore is Σ_c att[c] LeakyReLU_0.2(xl[c] + xr[c] + le[c]·w): the GATv2

@@ -252,3 +252,46 @@ func absSumEdge4(x0, x1, x2, x3, y, e []float32, t0, t1, t2, t3 float32, q int, 
 	}
 	return (a00 + a01) + r0, (a10 + a11) + r1, (a20 + a21) + r2, (a30 + a31) + r3
 }
+
+// absSum8 is absSum4 for two rows x0, x1 against the same y0..y3 (eight
+// pairs), each summed exactly as absSum4 sums it, so that every y value
+// loaded serves two rows.
+func absSum8(x0, x1, y0, y1, y2, y3 []float32, q int, neg bool) (s [8]float32) {
+	m := 2 * q
+	xp, zp := x0[:m], x1[:m]
+	y0p, y1p, y2p, y3p := y0[:m], y1[:m], y2[:m], y3[:m]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float32
+	for k := 0; k < len(xp)-1; k += 2 {
+		v, w := xp[k], xp[k+1]
+		c0, d0, c1, d1 := y0p[k], y0p[k+1], y1p[k], y1p[k+1]
+		a0 += abs32(v+c0) - abs32(w+d0)
+		a1 += abs32(v+c1) - abs32(w+d1)
+		v2, w2 := zp[k], zp[k+1]
+		b0 += abs32(v2+c0) - abs32(w2+d0)
+		b1 += abs32(v2+c1) - abs32(w2+d1)
+		c2, d2, c3, d3 := y2p[k], y2p[k+1], y3p[k], y3p[k+1]
+		a2 += abs32(v+c2) - abs32(w+d2)
+		a3 += abs32(v+c3) - abs32(w+d3)
+		b2 += abs32(v2+c2) - abs32(w2+d2)
+		b3 += abs32(v2+c3) - abs32(w2+d3)
+	}
+	n := len(x0)
+	xt, zt := x0[m:n], x1[m:n]
+	y0t, y1t, y2t, y3t := y0[m:n], y1[m:n], y2[m:n], y3[m:n]
+	var t0, t1, t2, t3, u0, u1, u2, u3 float32
+	for k, v := range xt {
+		v2 := zt[k]
+		t0 += abs32(v + y0t[k])
+		t1 += abs32(v + y1t[k])
+		t2 += abs32(v + y2t[k])
+		t3 += abs32(v + y3t[k])
+		u0 += abs32(v2 + y0t[k])
+		u1 += abs32(v2 + y1t[k])
+		u2 += abs32(v2 + y2t[k])
+		u3 += abs32(v2 + y3t[k])
+	}
+	if neg {
+		return [8]float32{a0 - t0, a1 - t1, a2 - t2, a3 - t3, b0 - u0, b1 - u1, b2 - u2, b3 - u3}
+	}
+	return [8]float32{a0 + t0, a1 + t1, a2 + t2, a3 + t3, b0 + u0, b1 + u1, b2 + u2, b3 + u3}
+}
