@@ -90,8 +90,8 @@ func (t *codeTable) finish() {
 }
 
 // retrieve scores every action on (cx, cy) into score and returns the best
-// action and the best factor (directions folded by log-sum-exp).
-func (t *codeTable) retrieve(cx, cy []int32, score []float64) (best, bestFactor int) {
+// action.
+func (t *codeTable) retrieve(cx, cy []int32, score []float64) (best int) {
 	if len(score) != t.A || len(cx) != len(cy) {
 		panic(fmt.Sprintf("train: code table: %d scores for %d actions, %d/%d codes", len(score), t.A, len(cx), len(cy)))
 	}
@@ -105,14 +105,5 @@ func (t *codeTable) retrieve(cx, cy []int32, score []float64) (best, bestFactor 
 			best = a
 		}
 	}
-	F := t.A / 2
-	bestF := math.Inf(-1)
-	for f := range F {
-		u, v := score[f], score[F+f]
-		hi := math.Max(u, v)
-		if s := hi + math.Log(math.Exp(u-hi)+math.Exp(v-hi)); s > bestF {
-			bestF, bestFactor = s, f
-		}
-	}
-	return best, bestFactor
+	return best
 }

@@ -82,6 +82,9 @@ func TestEvaluatePairsAccounting(t *testing.T) {
 			t.Errorf("factor %s: action %v, factor %v", f.Name, f.ActionAccuracy, f.FactorAccuracy)
 		}
 	}
+	if rep.FactorAccuracy < rep.ActionAccuracy {
+		t.Errorf("factor accuracy %v below action accuracy %v: the best action's factor must count", rep.FactorAccuracy, rep.ActionAccuracy)
+	}
 	if sum != 15 || len(rep.PerFactor) != 5 {
 		t.Errorf("per-factor pairs sum to %d over %d factors, want 15 over 5", sum, len(rep.PerFactor))
 	}
