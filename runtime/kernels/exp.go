@@ -2,6 +2,14 @@ package kernels
 
 import "math"
 
+// The range reduction constants of Exp and ExpInPlace: log2(e), and math's
+// split of ln 2 into a high and a low part.
+const (
+	log2e = 1.44269504088896338700e+00
+	ln2Hi = 6.93147180369123816490e-01
+	ln2Lo = 1.90821492927058770002e-10
+)
+
 // Exp is e^x in float64, for the softmaxes and sigmoids of the forward
 // passes: within a few float64 ulps of math.Exp (its twin; see
 // TestExpMatchesMath), so anything rounded to float32 afterwards is
@@ -17,11 +25,6 @@ func Exp(x float64) float64 {
 	if !(x >= -708 && x <= 709) {
 		return math.Exp(x)
 	}
-	const (
-		log2e = 1.44269504088896338700e+00
-		ln2Hi = 6.93147180369123816490e-01 // math's split of ln 2
-		ln2Lo = 1.90821492927058770002e-10
-	)
 	k := math.Floor(x*log2e + 0.5)
 	r := (x - k*ln2Hi) - k*ln2Lo
 	// Estrin's scheme: the same polynomial as nested Horner steps, in
@@ -45,11 +48,6 @@ func Exp(x float64) float64 {
 // written out in the loop: under wasm a call per element costs about as
 // much as the polynomial; TestExpInPlaceMatchesExp ties the two).
 func ExpInPlace(x []float64) {
-	const (
-		log2e = 1.44269504088896338700e+00
-		ln2Hi = 6.93147180369123816490e-01
-		ln2Lo = 1.90821492927058770002e-10
-	)
 	for i, v := range x {
 		if !(v >= -708 && v <= 709) {
 			x[i] = math.Exp(v)
