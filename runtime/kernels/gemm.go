@@ -250,6 +250,17 @@ func packedBAt(k, n, p, j int) int {
 
 // storeTile writes the mm×nn corner of an mr×nr tile into c as
 // c = beta·c + t, ignoring c's old contents when beta is 0 (BLAS semantics).
+// storeFullTile stores a whole mr x nr tile into rows of c (stride ldc):
+// c[r·ldc + q] = t[r·nr + q], or += when add; for the microC variants
+// that compute into a tile first.
+func storeFullTile(c []float32, ldc int, t *[mr * nr]float32, add bool) {
+	var beta float32
+	if add {
+		beta = 1
+	}
+	storeTile(c, ldc, mr, nr, t, beta)
+}
+
 func storeTile(c []float32, ldc, mm, nn int, t *[mr * nr]float32, beta float32) {
 	if mm == mr && nn == nr && beta == 0 {
 		for r := 0; r < mr; r++ {

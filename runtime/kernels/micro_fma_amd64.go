@@ -60,11 +60,7 @@ func microC(a, b, c []float32, ldc int, add bool) {
 	}
 	var t [mr * nr]float32
 	microSSE(a, b, &t)
-	var beta float32
-	if add {
-		beta = 1
-	}
-	storeTile(c, ldc, mr, nr, &t, beta)
+	storeFullTile(c, ldc, &t, add)
 }
 
 // microFMA is micro with AVX2 and FMA, in micro_fma_amd64.s.

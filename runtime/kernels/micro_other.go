@@ -8,9 +8,5 @@ package kernels
 func microC(a, b, c []float32, ldc int, add bool) {
 	var t [mr * nr]float32
 	micro(a, b, &t)
-	var beta float32
-	if add {
-		beta = 1
-	}
-	storeTile(c, ldc, mr, nr, &t, beta)
+	storeFullTile(c, ldc, &t, add)
 }
