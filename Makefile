@@ -50,8 +50,14 @@ bench-browser: deps-chromium
 	$(GO) test -count=1 -v -run TestBrowser ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|default config: load'
 
 
+# wasm/simd128 needs the Go instance's memory published to its code, as
+# the engine worker does: its runner does that around Go's own.
+SIMDEXEC  := -exec "node --stack-size=8192 $(CURDIR)/wasm/simd128/testdata/node-exec.js"
+SIMDENV   := $(WASMENV) GOROOT="$(GOROOT)" CTVAE_REQUIRE_SIMD=1
+
 test-wasm: deps-node
 	$(WASMENV) $(GO) test -count=1 $(WASM_PKGS)
+	$(SIMDENV) $(GO) test -count=1 $(SIMDEXEC) ./wasm/simd128
 
 # A short fuzz run of every fuzz target (longer runs: FUZZTIME=10m make fuzz-short).
 FUZZTIME ?= 10s
@@ -74,6 +80,8 @@ bench-native:
 bench-wasm: deps-node
 	@echo "== wasm (node, one thread) =="
 	$(WASMENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2s $(BENCH_PKGS) | grep -E '^(Benchmark|ok|FAIL|pkg)'
+	@echo "== wasm (node, one thread): the engine with Go's tile kernel and with the SIMD one =="
+	$(SIMDENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2s $(SIMDEXEC) ./wasm/simd128 | grep -E '^(Benchmark|ok|FAIL|pkg)'
 
 # Assemble the static site (wasm, JS, weights, manifest, service worker, .br/.gz).
 dist:

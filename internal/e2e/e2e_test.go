@@ -113,6 +113,7 @@ func TestBrowser(t *testing.T) {
 	// ---------------------------------------------------------------- small model
 	var r1 struct {
 		Checksum, X, Y, Truth, PNGNotice   string
+		Kernel                             string
 		Rec, Itv, CodesX, CodesY, PNGCodes []int32
 		ItvName                            string
 		Best                               int
@@ -128,7 +129,7 @@ func TestBrowser(t *testing.T) {
   const ret = await example.retrieve();
   const png = await (await fetch('odd.png')).blob();
   const pr = await m.reconstruct(png);
-  return {checksum: info.checksum, x: b64(s.x), y: b64(s.y), truth: s.sample.action.name,
+  return {checksum: info.checksum, kernel: m.kernel, x: b64(s.x), y: b64(s.y), truth: s.sample.action.name,
     rec: Array.from(rec.codes), itv: Array.from(itv.codes), itvName: itv.action.name,
     best: ret.retrieval.best.index, probs: Array.from(ret.probs), codesX: Array.from(ret.codesX),
     codesY: Array.from(ret.codesY), pngCodes: Array.from(pr.codes), pngNotice: pr.notice, ms: ret.ms};
@@ -138,6 +139,11 @@ func TestBrowser(t *testing.T) {
 	native, _, err := modelfile.Load(small, ctvae.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Chromium has WebAssembly SIMD: the engine must run its SIMD kernel
+	// (bit-identical to the Go one, so the comparisons below hold either way).
+	if r1.Kernel != "simd128" {
+		t.Fatalf("the engine runs the %q tile kernel, want simd128", r1.Kernel)
 	}
 	if r1.Checksum != weights.Checksum(small) {
 		t.Fatalf("checksum %s in the browser, %s natively", r1.Checksum, weights.Checksum(small))
@@ -279,8 +285,8 @@ func TestBrowser(t *testing.T) {
 
 	// ---------------------------------------------------------------- crash: restart and reload
 	var r5 struct {
-		Code, Checksum string
-		Restarts       int
+		Code, Checksum, Kernel string
+		Restarts               int
 	}
 	eval(t, ctx, "crash", `(async () => {
   const m = example.model();
@@ -295,9 +301,9 @@ func TestBrowser(t *testing.T) {
   let code = 'resolved';
   try { await p; } catch (e) { code = e.code + ': ' + e.message; }
   const info = await m.info();
-  return {code, checksum: info.checksum, restarts: m.restarts};
+  return {code, checksum: info.checksum, restarts: m.restarts, kernel: m.kernel};
 })()`, &r5)
-	if !strings.HasPrefix(r5.Code, "crashed: ") || r5.Checksum != weights.Checksum(small) || r5.Restarts != 1 {
+	if !strings.HasPrefix(r5.Code, "crashed: ") || r5.Checksum != weights.Checksum(small) || r5.Restarts != 1 || r5.Kernel != "simd128" {
 		t.Fatalf("crash: %+v", r5)
 	}
 	t.Logf("crash: %s; restarted with %s", r5.Code, r5.Checksum)

@@ -183,6 +183,36 @@ func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 // deep) by the packed B panels of columns lo..hi (bp starts at column jc)
 // into C, whole tiles straight from the register tile, edges through tile.
 func (g *gemmArgs) block(blk, bp []float32, kb, ip0, ip1, jc, lo, hi int, beta float32, tile *[mr * nr]float32) {
+	if panelKernel != nil && (beta == 0 || beta == 1) {
+		// The installed kernel takes the full tiles in one call; the
+		// edges (a last short A panel, the columns past the last whole
+		// B panel) stay below.
+		fullA := min(ip1, g.m/mr) - ip0
+		fullB := (hi - lo) / nr
+		if fullA > 0 && fullB > 0 {
+			panelKernel(blk[ip0*mr*kb:(ip0+fullA)*mr*kb], bp[(lo-jc)*kb:(lo-jc+fullB*nr)*kb],
+				g.c[ip0*mr*g.ldc+lo:], kb, fullA, fullB, g.ldc, beta == 1)
+			g.blockEdges(blk, bp, kb, ip0, ip0+fullA, ip1, jc, lo, lo+fullB*nr, hi, beta, tile)
+			return
+		}
+	}
+	g.blockTiles(blk, bp, kb, ip0, ip1, jc, lo, hi, beta, tile)
+}
+
+// blockEdges runs the tiles of block outside the full ones [ip0, ipFull) ×
+// [lo, jFull): the rows ipFull..ip1 over all columns and the columns
+// jFull..hi of the full rows.
+func (g *gemmArgs) blockEdges(blk, bp []float32, kb, ip0, ipFull, ip1, jc, lo, jFull, hi int, beta float32, tile *[mr * nr]float32) {
+	if jFull < hi {
+		g.blockTiles(blk, bp, kb, ip0, ipFull, jc, jFull, hi, beta, tile)
+	}
+	if ipFull < ip1 {
+		g.blockTiles(blk, bp, kb, ipFull, ip1, jc, lo, hi, beta, tile)
+	}
+}
+
+// blockTiles is block with the Go tile kernel.
+func (g *gemmArgs) blockTiles(blk, bp []float32, kb, ip0, ip1, jc, lo, hi int, beta float32, tile *[mr * nr]float32) {
 	for ip := ip0; ip < ip1; ip++ {
 		apan := blk[ip*mr*kb : (ip+1)*mr*kb]
 		i := ip * mr

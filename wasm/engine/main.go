@@ -17,6 +17,7 @@ import (
 
 	"ctvae/wasm/dispatch"
 	"ctvae/wasm/protocol"
+	"ctvae/wasm/simd128"
 )
 
 func main() {
@@ -69,8 +70,13 @@ func run() error {
 	if err := self.Set("onmessage", onMessage.Value()); err != nil {
 		return err
 	}
+	ready := protocol.Head{ID: -1, Type: protocol.TypeReady, Kernel: "simd128"}
+	if err := simd128.Install(); err != nil {
+		ready.Kernel, ready.Message = "go", err.Error()
+		fmt.Println("engine: the WebAssembly SIMD kernel is off, using Go's:", err)
+	}
 	_, _ = perf.Call("mark", "engine:ready") // for the load benchmark
-	post(self, protocol.Response{Head: protocol.Head{ID: -1, Type: protocol.TypeReady}})
+	post(self, protocol.Response{Head: ready})
 	srv.Run(context.Background())
 	return nil
 }

@@ -34,6 +34,7 @@ export class CTVAE {
   #nextId = 1;
   #weights = null; // {bytes, fields} of the last successful load
   #restarts = 0;
+  #kernel = null; // the engine's tile kernel, from its ready message
 
   // create starts the worker. By default it uses the engine files built
   // beside this module (build/ writes their content-hashed names into the
@@ -70,6 +71,12 @@ export class CTVAE {
     return this.#worker;
   }
 
+  // kernel is the engine's GEMM kernel: 'simd128' (WebAssembly SIMD) or
+  // 'go' (scalar, when the browser has no WebAssembly SIMD).
+  get kernel() {
+    return this.#kernel;
+  }
+
   // restarts counts worker restarts after crashes.
   get restarts() {
     return this.#restarts;
@@ -91,6 +98,7 @@ export class CTVAE {
         }
         if (head.type === 'ready') {
           ready = true;
+          this.#kernel = head.kernel || 'go';
           resolve();
           return;
         }

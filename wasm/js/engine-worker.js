@@ -67,6 +67,9 @@ self.onmessage = async (event) => {
       await WebAssembly.instantiate(module, go.importObject) :
       (await instantiate(init.wasm, go.importObject)).instance;
     performance.mark('engine:compiled');
+    // The engine's SIMD kernel module imports the Go program's memory;
+    // Go code cannot reach its own memory object any other way.
+    self.ctvaeGoMemory = instance.exports.mem;
     go.run(instance).then(
       () => fatal('engine-worker: the engine program exited'),
       (err) => fatal(`engine-worker: the engine program failed: ${err && err.message}`));

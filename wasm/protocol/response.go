@@ -50,6 +50,10 @@ type Head struct {
 	// Cancelled answers a cancel request: whether the target was queued or
 	// running (it then ends with a "cancelled" error).
 	Cancelled *bool `json:"cancelled,omitempty"`
+	// Kernel names the GEMM tile kernel the engine runs (ready only):
+	// "simd128" (WebAssembly SIMD) or "go" (Go's scalar code, with the
+	// reason in Message).
+	Kernel string `json:"kernel,omitempty"`
 }
 
 // Named is an index with its name.

@@ -1,0 +1,97 @@
+//go:build js && wasm
+
+package simd128
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"ctvae/runtime/kernels"
+)
+
+// install installs the module for one test. Without the host's memory
+// global (a plain `go test` under Go's node runner) it skips, unless
+// CTVAE_REQUIRE_SIMD is set, as the Makefile sets it with the runner
+// that provides the global.
+func install(t testing.TB) {
+	t.Helper()
+	err := Install()
+	if err != nil && os.Getenv("CTVAE_REQUIRE_SIMD") == "" {
+		t.Skipf("%v (run with -exec \"node testdata/node-exec.js\", see the Makefile)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(Uninstall)
+}
+
+// TestTilesMatchGoKernel compares the module with kernels.TilesGo bit for
+// bit over random shapes: 8-row and 4-row tiles, k from 1 to past a
+// k block, wide and narrow C.
+func TestTilesMatchGoKernel(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 200; i++ {
+		kb := 1 + r.IntN(300)
+		aPanels := 1 + r.IntN(7)
+		bPanels := 1 + r.IntN(9)
+		ldc := bPanels*4 + r.IntN(5)
+		if err := CompareTiles(Tiles, r, kb, aPanels, bPanels, ldc); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestGEMMWithModule checks whole GEMMs (edges on the Go kernel) against
+// the naive twin and against the Go kernel bit for bit.
+func TestGEMMWithModule(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range [][3]int{{1, 1, 1}, {4, 4, 4}, {9, 13, 300}, {256, 64, 256}, {37, 531, 17}, {130, 6, 600}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		naive := make([]float32, m*n)
+		kernels.GEMMNaive(false, false, m, n, k, a, k, b, n, 0, naive, n)
+		got := make([]float32, m*n)
+		kernels.GEMM(false, false, m, n, k, a, k, b, n, 0, got, n)
+		Uninstall()
+		want := make([]float32, m*n)
+		kernels.GEMM(false, false, m, n, k, a, k, b, n, 0, want, n)
+		install(t)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%dx%dx%d: element %d: %g with the module, %g with the Go kernel", m, n, k, i, got[i], want[i])
+			}
+			if d := got[i] - naive[i]; d > 1e-4*float32(k) || d < -1e-4*float32(k) {
+				t.Fatalf("%dx%dx%d: element %d: %g, naive %g", m, n, k, i, got[i], naive[i])
+			}
+		}
+	}
+}
+
+func TestTilesRejectsShortSlices(t *testing.T) {
+	install(t)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Tiles accepted a C too short for its tiles")
+		}
+	}()
+	Tiles(make([]float32, 16), make([]float32, 16), make([]float32, 15), 1, 1, 1, 4, false)
+}
+
+func TestTilesAllocsNothing(t *testing.T) {
+	install(t)
+	a, b, c := make([]float32, 64), make([]float32, 64), make([]float32, 64)
+	if n := testing.AllocsPerRun(20, func() { Tiles(a, b, c, 8, 2, 2, 8, true) }); n != 0 {
+		t.Fatalf("Tiles allocates %v times per call", n)
+	}
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+	return s
+}
