@@ -9,6 +9,8 @@ import (
 	"syscall/js"
 	"unsafe"
 
+	"github.com/hack-pad/safejs"
+
 	"ctvae/runtime/kernels"
 )
 
@@ -18,6 +20,9 @@ import (
 const MemoryGlobal = "ctvaeGoMemory"
 
 var (
+	// tilesFn is the module's tiles(), called through syscall/js: safejs's
+	// Invoke allocates on every call, and tiles() can throw only on a wild
+	// address, which Tiles rules out (a throw would be a bug, and panics).
 	tilesFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
@@ -28,41 +33,89 @@ var (
 // published as globalThis.ctvaeGoMemory, checks it against the Go kernel
 // on random panels and installs it with kernels.SetPanelKernel. On any
 // error nothing is installed and the Go kernel stays in use.
-func Install() (err error) {
+func Install() error {
 	if rows, cols := kernels.PanelTile(); rows != 4 || cols != 4 {
 		return fmt.Errorf("simd128: the kernels' register tile is %d×%d, the module is written for 4×4", rows, cols)
 	}
-	defer func() {
-		// syscall/js panics with a js.Error when JavaScript throws.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("simd128: %v", r)
-		}
-	}()
-	mem := js.Global().Get(MemoryGlobal)
-	if !mem.InstanceOf(js.Global().Get("WebAssembly").Get("Memory")) {
+	global := safejs.Global()
+	wa, err := global.Get("WebAssembly")
+	if err != nil || wa.Type() != safejs.TypeObject {
+		return errors.New("simd128: this JavaScript engine has no WebAssembly object")
+	}
+	memType, err := wa.Get("Memory")
+	if err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	mem, err := global.Get(MemoryGlobal)
+	if err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	if ok, _ := mem.InstanceOf(memType); !ok {
 		return errors.New("simd128: globalThis." + MemoryGlobal + " is not a WebAssembly.Memory (the host must set it to the Go instance's exports.mem)")
 	}
-	wa := js.Global().Get("WebAssembly")
 	mod := Module()
-	buf := js.Global().Get("Uint8Array").New(len(mod))
-	js.CopyBytesToJS(buf, mod)
-	if !wa.Call("validate", buf).Bool() {
+	u8, err := global.Get("Uint8Array")
+	if err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	buf, err := u8.New(len(mod))
+	if err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	if _, err := safejs.CopyBytesToJS(buf, mod); err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	valid, err := wa.Call("validate", buf)
+	if err != nil {
+		return fmt.Errorf("simd128: WebAssembly.validate: %w", err)
+	}
+	if ok, _ := valid.Bool(); !ok {
 		return errors.New("simd128: this WebAssembly engine rejects the module (no SIMD support)")
 	}
-	env := js.Global().Get("Object").New()
-	env.Set("mem", mem)
-	imports := js.Global().Get("Object").New()
-	imports.Set("env", env)
-	inst := wa.Get("Instance").New(wa.Get("Module").New(buf), imports)
-	exports := inst.Get("exports")
-	exports.Call("setParams", int(uintptr(unsafe.Pointer(params))))
-	tilesFn = exports.Get("tiles")
+	exports, err := instantiate(wa, buf, mem)
+	if err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	if _, err := exports.Call("setParams", int(uintptr(unsafe.Pointer(params)))); err != nil {
+		return fmt.Errorf("simd128: setParams: %w", err)
+	}
+	fn, err := exports.Get("tiles")
+	if err != nil {
+		return fmt.Errorf("simd128: %w", err)
+	}
+	if fn.Type() != safejs.TypeFunction {
+		return errors.New("simd128: the module exports no tiles function")
+	}
+	tilesFn = safejs.Unsafe(fn)
 	if err := selfCheck(); err != nil {
-		tilesFn = js.Value{}
+		tilesFn = js.Undefined()
 		return err
 	}
 	kernels.SetPanelKernel(Tiles)
 	return nil
+}
+
+// instantiate compiles the module (synchronously: it is a few hundred
+// bytes) with mem as env.mem and returns its exports.
+func instantiate(wa, buf, mem safejs.Value) (safejs.Value, error) {
+	modType, err := wa.Get("Module")
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	module, err := modType.New(buf)
+	if err != nil {
+		return safejs.Value{}, fmt.Errorf("compiling the module: %w", err)
+	}
+	instType, err := wa.Get("Instance")
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	// safejs converts the Value inside the maps of an argument.
+	inst, err := instType.New(module, map[string]any{"env": map[string]any{"mem": mem}})
+	if err != nil {
+		return safejs.Value{}, fmt.Errorf("instantiating the module: %w", err)
+	}
+	return inst.Get("exports")
 }
 
 // Uninstall restores the Go kernel.

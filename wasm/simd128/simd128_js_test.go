@@ -5,6 +5,8 @@ package simd128
 import (
 	"math/rand/v2"
 	"os"
+	"strings"
+	"syscall/js"
 	"testing"
 
 	"ctvae/runtime/kernels"
@@ -94,4 +96,19 @@ func randSlice(r *rand.Rand, n int) []float32 {
 		s[i] = r.Float32()*2 - 1
 	}
 	return s
+}
+
+// TestInstallRefusesBadMemory: without a WebAssembly.Memory under the
+// global, Install explains what the host must do and installs nothing.
+func TestInstallRefusesBadMemory(t *testing.T) {
+	g := js.Global()
+	saved := g.Get(MemoryGlobal)
+	defer g.Set(MemoryGlobal, saved)
+	for _, v := range []any{js.Undefined(), 42, map[string]any{"buffer": 1}} {
+		g.Set(MemoryGlobal, v)
+		err := Install()
+		if err == nil || !strings.Contains(err.Error(), "globalThis."+MemoryGlobal+" is not a WebAssembly.Memory") {
+			t.Fatalf("Install with %v: %v", v, err)
+		}
+	}
 }
