@@ -112,13 +112,14 @@ type winograd struct {
 	groups    int       // output-channel groups with their own tiles (4: D2S with r = 2, else 1)
 	gOut      int       // output channels per group, p.COut/groups
 	th, tw, T int       // tiles per image (rows, cols) and over the batch
+	tn        int       // T rounded up to whole B panels: the products' n and M's row length
 	usz       int       // length of one packed U[ξ]
 	u         []float32 // [groups][a·a] packed U[ξ] (packA layout), gOut×CIn each
 	vsz       int       // length of one packed V[ξ]
 	v         []float32 // [groups][a·a] packed V[ξ] (PackB layout), CIn×T each
 	hp, wp    int       // padded plane: th·m+2 rows of tw·m+2
 	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
-	mo        []float32 // [groups][a·a][gOut][T]
+	mo        []float32 // [groups][a·a][gOut][tn]
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
 	// xBase[c%xDiv] + y·xRS + x·xCS]; destinations likewise with y*.
@@ -194,6 +195,10 @@ func newWinograd(q ConvParams, m int) *winograd {
 	oh, ow := p.OutH(), p.OutW()
 	w.th, w.tw = (oh+m-1)/m, (ow+m-1)/m
 	w.T = p.N * w.th * w.tw
+	// The products run over whole B panels (V is zero past T): no edge
+	// tiles, which cost a kernel call of their own (the Go tile kernel
+	// when a faster one is installed); M's columns past T are ignored.
+	w.tn = roundUp(w.T, nr)
 	ng := w.groups * w.a * w.a
 	w.usz = packedASize(w.gOut, p.CIn)
 	w.u = make([]float32, ng*w.usz)
@@ -206,14 +211,14 @@ func newWinograd(q ConvParams, m int) *winograd {
 	// read without range checks.
 	w.hp, w.wp = w.th*m+2, w.tw*m+2
 	w.pad = make([]float32, p.N*p.CIn*w.hp*w.wp)
-	cm := w.gOut * w.T
+	cm := w.gOut * w.tn
 	w.mo = make([]float32, ng*cm)
 	w.gemms = make([]gemmArgs, ng)
 	for gx := range w.gemms { // gx = group·a·a + ξ
 		w.gemms[gx] = gemmArgs{
-			ap: w.u[gx*w.usz : (gx+1)*w.usz], m: w.gOut, k: p.CIn, n: w.T,
+			ap: w.u[gx*w.usz : (gx+1)*w.usz], m: w.gOut, k: p.CIn, n: w.tn,
 			bp: w.v[gx*w.vsz : (gx+1)*w.vsz],
-			c:  w.mo[gx*cm : (gx+1)*cm], ldc: w.T,
+			c:  w.mo[gx*cm : (gx+1)*cm], ldc: w.tn,
 		}
 	}
 	return w
@@ -478,8 +483,8 @@ func (w *winograd) outputChannel(o int) {
 	var mm [6][6]float32
 	var tmp [4][6]float32
 	tiles := w.th * w.tw
-	stride := w.gOut * w.T // between consecutive ξ
-	mo := w.mo[(o%w.groups)*a*a*stride+(o/w.groups)*w.T:]
+	stride := w.gOut * w.tn // between consecutive ξ
+	mo := w.mo[(o%w.groups)*a*a*stride+(o/w.groups)*w.tn:]
 	for n := 0; n < p.N; n++ {
 		dc := n*w.yC + o/w.yDiv
 		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
