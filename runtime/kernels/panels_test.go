@@ -79,3 +79,46 @@ func TestPanelKernelDispatch(t *testing.T) {
 		t.Fatal("the panel kernel was never called")
 	}
 }
+
+// TestWinogradOutputKernelDispatch installs WinogradOutputGo behind a call
+// counter as the output-transform kernel: the three Winograd layouts (3×3,
+// 4×4 stride 2, its transpose), batch 2 and tiles past the edges must give
+// bit-identical results to the plain path.
+func TestWinogradOutputKernelDispatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	calls := 0
+	counting := func(m []float32, xiStride, count, tn, a int, y []float32) {
+		calls++
+		if tn%4 != 0 || len(y) < count*tn*16 || len(m) < (a*a-1)*xiStride+count*tn {
+			t.Fatalf("output kernel handed tn %d, count %d, a %d, xiStride %d with m %d, y %d", tn, count, a, xiStride, len(m), len(y))
+		}
+		WinogradOutputGo(m, xiStride, count, tn, a, y)
+	}
+	for _, p := range []ConvParams{
+		{N: 2, CIn: 20, H: 9, W: 7, COut: 18, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 2, CIn: 16, H: 10, W: 14, COut: 20, KH: 4, KW: 4, Stride: 2, Pad: 1},
+		{N: 2, CIn: 24, H: 5, W: 6, COut: 16, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
+	} {
+		c := NewConv(p)
+		if c.algo != algoWinograd {
+			t.Fatalf("%+v does not run on Winograd", p)
+		}
+		c.SetWeights(randSlice(r, p.COut*p.CIn*p.KH*p.KW), randSlice(r, p.COut))
+		x := randSlice(r, p.N*p.CIn*p.H*p.W)
+		want := make([]float32, p.N*p.COut*p.OutH()*p.OutW())
+		got := make([]float32, len(want))
+		c.Forward(want, x)
+		before := calls
+		SetWinogradOutputKernel(counting)
+		c.Forward(got, x)
+		SetWinogradOutputKernel(nil)
+		if calls == before {
+			t.Fatalf("%+v: the output kernel was never called", p)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: element %d: %g with the output kernel, %g without", p, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -120,6 +120,7 @@ type winograd struct {
 	hp, wp    int       // padded plane: th·m+2 rows of tw·m+2
 	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
 	mo        []float32 // [groups][a·a][gOut][tn]
+	ys        []float32 // [groups][gOut][tn][16] output tiles from winoOutputKernel (allocated on first use)
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
 	// xBase[c%xDiv] + y·xRS + x·xCS]; destinations likewise with y*.
@@ -352,6 +353,7 @@ const (
 	winoInput  = iota // input transform, parts are input channels
 	winoGEMM          // products, parts are ξ
 	winoOutput        // output transform, parts are output channels
+	winoPlace         // placing tiles transformed by winoOutputKernel, parts are output channels
 )
 
 func (w *winograd) forward(dst, src, bias []float32, t *team) {
@@ -361,6 +363,10 @@ func (w *winograd) forward(dst, src, bias []float32, t *team) {
 	w.phase = winoGEMM
 	t.parallel(w, len(w.gemms), &t.ws)
 	w.phase = winoOutput
+	if winoOutputKernel != nil && w.m == 4 {
+		w.transformOutputs()
+		w.phase = winoPlace
+	}
 	t.parallel(w, w.p.COut, &t.ws)
 	w.src, w.dst, w.bias = nil, nil, nil
 }
@@ -379,6 +385,10 @@ func (w *winograd) runRange(lo, hi int, ws *workspace) {
 	case winoOutput:
 		for o := lo; o < hi; o++ {
 			w.outputChannel(o)
+		}
+	case winoPlace:
+		for o := lo; o < hi; o++ {
+			w.placeChannel(o)
 		}
 	}
 }
@@ -482,6 +492,7 @@ func (w *winograd) outputChannel(o int) {
 	}
 	var mm [6][6]float32
 	var tmp [4][6]float32
+	var y [16]float32
 	tiles := w.th * w.tw
 	stride := w.gOut * w.tn // between consecutive ξ
 	mo := w.mo[(o%w.groups)*a*a*stride+(o/w.groups)*w.tn:]
@@ -501,10 +512,12 @@ func (w *winograd) outputChannel(o int) {
 				}
 				switch {
 				case a == 6:
-					w.outputF4(&mm, &out, ty, tx, bias)
+					transformF4(&mm, &y)
+					out.putTile(&y, ty, tx, bias)
 					continue
 				case a == 5 && m == 4:
-					w.outputF42(&mm, &out, ty, tx, bias)
+					transformF42(&mm, &y)
+					out.putTile(&y, ty, tx, bias)
 					continue
 				case a == 4:
 					w.outputF2(&mm, &out, ty, tx, bias)
@@ -540,6 +553,81 @@ func (w *winograd) outputChannel(o int) {
 						out.set(oy, ox, s+bias)
 					}
 				}
+			}
+		}
+	}
+}
+
+// transformOutputs runs winoOutputKernel over every group's products,
+// filling ys.
+func (w *winograd) transformOutputs() {
+	a, per := w.a, w.gOut*w.tn*16
+	w.ys = grow(w.ys, w.groups*per)
+	stride := w.gOut * w.tn
+	for gr := 0; gr < w.groups; gr++ {
+		winoOutputKernel(w.mo[gr*a*a*stride:(gr+1)*a*a*stride], stride, w.gOut, w.tn, a, w.ys[gr*per:(gr+1)*per])
+	}
+}
+
+// placeChannel is outputChannel for tiles winoOutputKernel transformed.
+func (w *winograd) placeChannel(o int) {
+	p := w.p
+	var bias float32
+	if w.bias != nil {
+		bias = w.bias[o/w.yDiv]
+	}
+	tiles := w.th * w.tw
+	ys := w.ys[((o%w.groups)*w.gOut+o/w.groups)*w.tn*16:]
+	for n := 0; n < p.N; n++ {
+		dc := n*w.yC + o/w.yDiv
+		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, p.OutH(), p.OutW()}
+		for ty := 0; ty < w.th; ty++ {
+			for tx := 0; tx < w.tw; tx++ {
+				t := n*tiles + ty*w.tw + tx
+				out.putTile((*[16]float32)(ys[t*16:t*16+16]), ty, tx, bias)
+			}
+		}
+	}
+}
+
+// WinogradOutputKernel computes the output transform of F(4×4, 3×3)
+// (a = 6) or F(4×4, 2×2) (a = 5) for count output channels and tn tiles
+// (a multiple of 4): with M[i][j] = m[(i·a + j)·xiStride + o·tn + t],
+//
+//	y[(o·tn + t)·16 + r·4 + c] = (Aᵀ M A)[r][c]
+//
+// with the float32 operations of WinogradOutputGo in the same order, so
+// results are bit-identical (see SetWinogradOutputKernel).
+type WinogradOutputKernel func(m []float32, xiStride, count, tn, a int, y []float32)
+
+var winoOutputKernel WinogradOutputKernel
+
+// SetWinogradOutputKernel installs k for the output transforms of every
+// F(4×4, ·) convolution (nil restores the Go code); like SetPanelKernel,
+// for the wasm engine's SIMD module. Not safe to call while kernels run.
+func SetWinogradOutputKernel(k WinogradOutputKernel) { winoOutputKernel = k }
+
+// WinogradOutputGo is the reference WinogradOutputKernel: the Go transform
+// the convolutions run without one.
+func WinogradOutputGo(m []float32, xiStride, count, tn, a int, y []float32) {
+	if a != 5 && a != 6 {
+		panic("kernels: WinogradOutputGo: a must be 5 or 6")
+	}
+	var mm [6][6]float32
+	for o := 0; o < count; o++ {
+		for t := 0; t < tn; t++ {
+			idx := o*tn + t
+			for i := 0; i < a; i++ {
+				for j := 0; j < a; j++ {
+					mm[i][j] = m[idx]
+					idx += xiStride
+				}
+			}
+			yt := (*[16]float32)(y[(o*tn+t)*16 : (o*tn+t)*16+16])
+			if a == 6 {
+				transformF4(&mm, yt)
+			} else {
+				transformF42(&mm, yt)
 			}
 		}
 	}
@@ -625,35 +713,44 @@ func (w *winograd) inputF42(x []float32, ws, off int) {
 	}
 }
 
-// outputF42 writes Y = Aᵀ M A + bias for one F(4×4, 2×2) tile (M in mm's
-// top-left 5×5) into out (in range only).
-func (w *winograd) outputF42(mm *[6][6]float32, out *outPlane, ty, tx int, bias float32) {
+// transformF42 computes the 4×4 tile Y = Aᵀ M A (y[r·4 + c]) of one
+// F(4×4, 2×2) product tile (M in mm's top-left 5×5).
+func transformF42(mm *[6][6]float32, y *[16]float32) {
 	var tmp [4][5]float32
 	for j := 0; j < 5; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = at5(mm[0][j], mm[1][j], mm[2][j], mm[3][j], mm[4][j])
 	}
 	for i := 0; i < 4; i++ {
+		r := &tmp[i]
+		y[4*i], y[4*i+1], y[4*i+2], y[4*i+3] = at5(r[0], r[1], r[2], r[3], r[4])
+	}
+}
+
+// putTile writes the in-range part of the 4×4 tile y (y[r·4 + c]) plus
+// bias at tile (ty, tx) of out.
+func (o *outPlane) putTile(y *[16]float32, ty, tx int, bias float32) {
+	ox := tx * 4
+	for i := 0; i < 4; i++ {
 		oy := ty*4 + i
-		if oy >= out.h {
+		if oy >= o.h {
 			break
 		}
-		r := &tmp[i]
-		y0, y1, y2, y3 := at5(r[0], r[1], r[2], r[3], r[4])
-		ox := tx * 4
-		if ox+4 <= out.w && out.cs == 1 {
-			row := out.plane[out.base+oy*out.rs+ox : out.base+oy*out.rs+ox+4]
+		y0, y1, y2, y3 := y[4*i], y[4*i+1], y[4*i+2], y[4*i+3]
+		at := o.base + oy*o.rs + ox*o.cs
+		if ox+4 <= o.w && o.cs == 1 {
+			row := o.plane[at : at+4]
 			row[0], row[1], row[2], row[3] = y0+bias, y1+bias, y2+bias, y3+bias
 			continue
 		}
-		if ox+4 <= out.w {
-			row := out.plane[out.base+oy*out.rs+ox*out.cs : out.base+oy*out.rs+(ox+3)*out.cs+1]
-			cs := out.cs
+		if ox+4 <= o.w {
+			cs := o.cs
+			row := o.plane[at : at+3*cs+1]
 			row[0], row[cs], row[2*cs], row[3*cs] = y0+bias, y1+bias, y2+bias, y3+bias
 			continue
 		}
-		for j, y := range [4]float32{y0, y1, y2, y3} {
-			if ox+j < out.w {
-				out.set(oy, ox+j, y+bias)
+		for j, v := range [4]float32{y0, y1, y2, y3} {
+			if ox+j < o.w {
+				o.set(oy, ox+j, v+bias)
 			}
 		}
 	}
@@ -682,30 +779,16 @@ func (w *winograd) inputF4(x []float32, ws, off int) {
 	}
 }
 
-// outputF4 writes Y = Aᵀ M A + bias for one tile into out (in range only).
-func (w *winograd) outputF4(mm *[6][6]float32, out *outPlane, ty, tx int, bias float32) {
+// transformF4 computes the 4×4 tile Y = Aᵀ M A (y[r·4 + c]) of one
+// F(4×4, 3×3) product tile.
+func transformF4(mm *[6][6]float32, y *[16]float32) {
 	var tmp [4][6]float32
 	for j := 0; j < 6; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j] = at6(mm[0][j], mm[1][j], mm[2][j], mm[3][j], mm[4][j], mm[5][j])
 	}
 	for i := 0; i < 4; i++ {
-		oy := ty*4 + i
-		if oy >= out.h {
-			break
-		}
 		r := &tmp[i]
-		y0, y1, y2, y3 := at6(r[0], r[1], r[2], r[3], r[4], r[5])
-		ox := tx * 4
-		if ox+4 <= out.w && out.cs == 1 {
-			row := out.plane[out.base+oy*out.rs+ox : out.base+oy*out.rs+ox+4]
-			row[0], row[1], row[2], row[3] = y0+bias, y1+bias, y2+bias, y3+bias
-			continue
-		}
-		for j, y := range [4]float32{y0, y1, y2, y3} {
-			if ox+j < out.w {
-				out.set(oy, ox+j, y+bias)
-			}
-		}
+		y[4*i], y[4*i+1], y[4*i+2], y[4*i+3] = at6(r[0], r[1], r[2], r[3], r[4], r[5])
 	}
 }
 

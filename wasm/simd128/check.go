@@ -38,3 +38,29 @@ func CompareTiles(tiles kernels.PanelKernel, r *rand.Rand, kb, aPanels, bPanels,
 	}
 	return nil
 }
+
+// CompareOutput runs out and kernels.WinogradOutputGo on the same random
+// products (a·a matrices of count channels × tn tiles, ξ stride xiStride)
+// and reports the first output that differs in any bit, or a write past
+// the count·tn·16 outputs.
+func CompareOutput(out kernels.WinogradOutputKernel, r *rand.Rand, a, count, tn, xiStride int) error {
+	m := make([]float32, (a*a-1)*xiStride+count*tn)
+	for i := range m {
+		m[i] = r.Float32()*2 - 1
+	}
+	n := count * tn * 16
+	want := make([]float32, n+8)
+	for i := range want {
+		want[i] = r.Float32()
+	}
+	got := append([]float32(nil), want...)
+	kernels.WinogradOutputGo(m, xiStride, count, tn, a, want[:n])
+	out(m, xiStride, count, tn, a, got[:n])
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("simd128: output transform a %d, %d channels × %d tiles: element %d (channel %d, tile %d, row %d, column %d) is %g, the Go code gives %g",
+				a, count, tn, i, i/(tn*16), i/16%tn, i%16/4, i%4, got[i], want[i])
+		}
+	}
+	return nil
+}

@@ -23,10 +23,10 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn js.Value
+	tilesFn, out6Fn, out5Fn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
-	params = new([paramWords]uint32)
+	params = new([paramTotalWords]uint32)
 )
 
 // Install compiles the kernel module against the memory the host
@@ -79,19 +79,24 @@ func Install() error {
 	if _, err := exports.Call("setParams", int(uintptr(unsafe.Pointer(params)))); err != nil {
 		return fmt.Errorf("simd128: setParams: %w", err)
 	}
-	fn, err := exports.Get("tiles")
-	if err != nil {
-		return fmt.Errorf("simd128: %w", err)
+	for _, f := range []struct {
+		name string
+		fn   *js.Value
+	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}} {
+		v, err := exports.Get(f.name)
+		if err != nil {
+			return fmt.Errorf("simd128: %w", err)
+		}
+		if v.Type() != safejs.TypeFunction {
+			return errors.New("simd128: the module exports no function " + f.name)
+		}
+		*f.fn = safejs.Unsafe(v)
 	}
-	if fn.Type() != safejs.TypeFunction {
-		return errors.New("simd128: the module exports no tiles function")
-	}
-	tilesFn = safejs.Unsafe(fn)
 	if err := selfCheck(); err != nil {
-		tilesFn = js.Undefined()
 		return err
 	}
 	kernels.SetPanelKernel(Tiles)
+	kernels.SetWinogradOutputKernel(WinogradOutput)
 	return nil
 }
 
@@ -118,8 +123,32 @@ func instantiate(wa, buf, mem safejs.Value) (safejs.Value, error) {
 	return inst.Get("exports")
 }
 
-// Uninstall restores the Go kernel.
-func Uninstall() { kernels.SetPanelKernel(nil) }
+// Uninstall restores the Go kernels.
+func Uninstall() {
+	kernels.SetPanelKernel(nil)
+	kernels.SetWinogradOutputKernel(nil)
+}
+
+// WinogradOutput is the kernels.WinogradOutputKernel running the module;
+// like Tiles it checks the slice lengths itself.
+func WinogradOutput(m []float32, xiStride, count, tn, a int, y []float32) {
+	if (a != 5 && a != 6) || count < 1 || tn < 4 || tn%4 != 0 || xiStride < count*tn ||
+		len(m) < (a*a-1)*xiStride+count*tn || len(y) < count*tn*16 {
+		panic(fmt.Sprintf("simd128: WinogradOutput: a %d, %d channels, %d tiles, ξ stride %d on slices of %d and %d",
+			a, count, tn, xiStride, len(m), len(y)))
+	}
+	p := params
+	p[paramOutM/4] = addr(m)
+	p[paramOutXS/4] = uint32(4 * xiStride)
+	p[paramOutCount/4] = uint32(count)
+	p[paramOutTN/4] = uint32(tn)
+	p[paramOutY/4] = addr(y)
+	if a == 6 {
+		out6Fn.Invoke()
+	} else {
+		out5Fn.Invoke()
+	}
+}
 
 // Tiles is the kernels.PanelKernel running the module. It checks the
 // slice lengths itself, since the module reads and writes memory directly.
@@ -153,6 +182,11 @@ func selfCheck() error {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range [][4]int{{1, 1, 1, 4}, {3, 3, 2, 9}, {17, 2, 3, 13}} {
 		if err := CompareTiles(Tiles, r, s[0], s[1], s[2], s[3]); err != nil {
+			return err
+		}
+	}
+	for _, a := range []int{5, 6} {
+		if err := CompareOutput(WinogradOutput, r, a, 3, 8, 3*8+5); err != nil {
 			return err
 		}
 	}

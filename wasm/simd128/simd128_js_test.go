@@ -112,3 +112,46 @@ func TestInstallRefusesBadMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputMatchesGo compares the module's output transforms with
+// kernels.WinogradOutputGo bit for bit over random sizes.
+func TestOutputMatchesGo(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := 0; i < 60; i++ {
+		a := 5 + i%2
+		count := 1 + r.IntN(9)
+		tn := 4 * (1 + r.IntN(5))
+		if err := CompareOutput(WinogradOutput, r, a, count, tn, count*tn+r.IntN(7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestConvWithModule: the Winograd layouts of the VQ-VAE (3×3, 4×4 stride
+// 2 and its transpose; batch 2, tiles past the edges) and an im2col one
+// give bit-identical outputs with the module and with the Go kernels.
+func TestConvWithModule(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	for _, p := range []kernels.ConvParams{
+		{N: 2, CIn: 20, H: 9, W: 7, COut: 18, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 2, CIn: 16, H: 10, W: 14, COut: 20, KH: 4, KW: 4, Stride: 2, Pad: 1},
+		{N: 2, CIn: 24, H: 5, W: 6, COut: 16, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
+		{N: 1, CIn: 3, H: 12, W: 12, COut: 8, KH: 4, KW: 4, Stride: 2, Pad: 1},
+	} {
+		c := kernels.NewConv(p)
+		c.SetWeights(randSlice(r, p.COut*p.CIn*p.KH*p.KW), randSlice(r, p.COut))
+		x := randSlice(r, p.N*p.CIn*p.H*p.W)
+		want := make([]float32, p.N*p.COut*p.OutH()*p.OutW())
+		got := make([]float32, len(want))
+		Uninstall()
+		c.Forward(want, x)
+		install(t)
+		c.Forward(got, x)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: element %d: %g with the module, %g without", p, i, got[i], want[i])
+			}
+		}
+	}
+}
