@@ -159,7 +159,7 @@ func (g *gemmArgs) runRange(lo, hi int, ws *workspace) {
 // run computes the A panels [ip0, ip1) against columns [j0, j1).
 func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 	if g.bp != nil {
-		g.runPackedB(ip0, ip1, j0, j1)
+		g.runPackedB(ip0, ip1, j0, j1, ws)
 		return
 	}
 	mpad := roundUp(g.m, mr)
@@ -174,7 +174,7 @@ func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 			if p0 > 0 {
 				beta = 1
 			}
-			g.block(g.ap[p0*mpad:p0*mpad+mpad*kb], bp, kb, ip0, ip1, jc, jc, jc+nb, beta, &tile)
+			g.block(g.ap[p0*mpad:p0*mpad+mpad*kb], bp, kb, ip0, ip1, jc, jc, jc+nb, beta, &tile, ws)
 		}
 	}
 }
@@ -182,32 +182,50 @@ func (g *gemmArgs) run(ip0, ip1, j0, j1 int, ws *workspace) {
 // block multiplies the packed A panels ip0..ip1 of one k block (blk, kb
 // deep) by the packed B panels of columns lo..hi (bp starts at column jc)
 // into C, whole tiles straight from the register tile, edges through tile.
-func (g *gemmArgs) block(blk, bp []float32, kb, ip0, ip1, jc, lo, hi int, beta float32, tile *[mr * nr]float32) {
-	if panelKernel != nil && (beta == 0 || beta == 1) {
-		// The installed kernel takes the full tiles in one call; the
-		// edges (a last short A panel, the columns past the last whole
-		// B panel) stay below.
-		fullA := min(ip1, g.m/mr) - ip0
-		fullB := (hi - lo) / nr
-		if fullA > 0 && fullB > 0 {
-			panelKernel(blk[ip0*mr*kb:(ip0+fullA)*mr*kb], bp[(lo-jc)*kb:(lo-jc+fullB*nr)*kb],
-				g.c[ip0*mr*g.ldc+lo:], kb, fullA, fullB, g.ldc, beta == 1)
-			g.blockEdges(blk, bp, kb, ip0, ip0+fullA, ip1, jc, lo, lo+fullB*nr, hi, beta, tile)
-			return
-		}
+func (g *gemmArgs) block(blk, bp []float32, kb, ip0, ip1, jc, lo, hi int, beta float32, tile *[mr * nr]float32, ws *workspace) {
+	if panelKernel == nil || (beta != 0 && beta != 1) {
+		g.blockTiles(blk, bp, kb, ip0, ip1, jc, lo, hi, beta, tile)
+		return
 	}
-	g.blockTiles(blk, bp, kb, ip0, ip1, jc, lo, hi, beta, tile)
+	// The installed kernel computes whole tiles: the full ones straight
+	// into C in one call; a last short A panel and a last narrow B panel
+	// (zero-padded when packed) into ws.edge, whose in-range part is then
+	// stored (=, or += when beta is 1, as the Go kernel's edge tiles).
+	fullA := max(min(ip1, g.m/mr)-ip0, 0)
+	fullB := (hi - lo) / nr
+	jFull := lo + fullB*nr
+	add := beta == 1
+	if fullA > 0 && fullB > 0 {
+		panelKernel(blk[ip0*mr*kb:(ip0+fullA)*mr*kb], bp[(lo-jc)*kb:(jFull-jc)*kb],
+			g.c[ip0*mr*g.ldc+lo:], kb, fullA, fullB, g.ldc, add)
+	}
+	if jFull < hi && fullA > 0 {
+		ws.edge = grow(ws.edge, fullA*mr*nr)
+		panelKernel(blk[ip0*mr*kb:(ip0+fullA)*mr*kb], bp[(jFull-jc)*kb:(jFull-jc+nr)*kb], ws.edge, kb, fullA, 1, nr, false)
+		storeEdge(g.c[ip0*mr*g.ldc+jFull:], g.ldc, fullA*mr, hi-jFull, ws.edge, nr, add)
+	}
+	if ip := ip0 + fullA; ip < ip1 { // the last A panel, short of rows
+		panels := (hi - lo + nr - 1) / nr
+		ws.edge = grow(ws.edge, mr*panels*nr)
+		panelKernel(blk[ip*mr*kb:(ip+1)*mr*kb], bp[(lo-jc)*kb:(lo-jc+panels*nr)*kb], ws.edge, kb, 1, panels, panels*nr, false)
+		storeEdge(g.c[ip*mr*g.ldc+lo:], g.ldc, g.m-ip*mr, hi-lo, ws.edge, panels*nr, add)
+	}
 }
 
-// blockEdges runs the tiles of block outside the full ones [ip0, ipFull) ×
-// [lo, jFull): the rows ipFull..ip1 over all columns and the columns
-// jFull..hi of the full rows.
-func (g *gemmArgs) blockEdges(blk, bp []float32, kb, ip0, ipFull, ip1, jc, lo, jFull, hi int, beta float32, tile *[mr * nr]float32) {
-	if jFull < hi {
-		g.blockTiles(blk, bp, kb, ip0, ipFull, jc, jFull, hi, beta, tile)
-	}
-	if ipFull < ip1 {
-		g.blockTiles(blk, bp, kb, ipFull, ip1, jc, lo, hi, beta, tile)
+// storeEdge stores the rows×cols corner of s (rows ls apart) into c (rows
+// ldc apart): c = s, or c += s when add.
+func storeEdge(c []float32, ldc, rows, cols int, s []float32, ls int, add bool) {
+	for r := 0; r < rows; r++ {
+		row, src := c[r*ldc:r*ldc+cols], s[r*ls:r*ls+cols]
+		if add {
+			for q, v := range src {
+				row[q] += v
+			}
+			continue
+		}
+		for q, v := range src {
+			row[q] = v
+		}
 	}
 }
 
@@ -231,7 +249,7 @@ func (g *gemmArgs) blockTiles(blk, bp []float32, kb, ip0, ip1, jc, lo, hi int, b
 
 // runPackedB is run for a B packed whole by PackB: the same blocks and the
 // same summation order, without packing. j0 is a multiple of nr.
-func (g *gemmArgs) runPackedB(ip0, ip1, j0, j1 int) {
+func (g *gemmArgs) runPackedB(ip0, ip1, j0, j1 int, ws *workspace) {
 	mpad := roundUp(g.m, mr)
 	var tile [mr * nr]float32
 	for jc := j0 / nc * nc; jc < j1; jc += nc {
@@ -244,7 +262,7 @@ func (g *gemmArgs) runPackedB(ip0, ip1, j0, j1 int) {
 			if p0 > 0 {
 				beta = 1
 			}
-			g.block(g.ap[p0*mpad:p0*mpad+mpad*kb], bp, kb, ip0, ip1, jc, lo, hi, beta, &tile)
+			g.block(g.ap[p0*mpad:p0*mpad+mpad*kb], bp, kb, ip0, ip1, jc, lo, hi, beta, &tile, ws)
 		}
 	}
 }

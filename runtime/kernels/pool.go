@@ -18,6 +18,9 @@ import (
 type workspace struct {
 	a []float32 // packed A for GEMM calls (grows to the largest seen)
 	b []float32 // packed B block, kc×nc
+	// edge holds the edge tiles of a block when a PanelKernel is
+	// installed (it computes whole tiles only; grows to the largest seen).
+	edge []float32
 }
 
 func newWorkspace() workspace { return workspace{b: make([]float32, kc*nc)} }
