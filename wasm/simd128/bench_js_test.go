@@ -8,6 +8,7 @@ import (
 	"syscall/js"
 	"testing"
 
+	"ctvae/runtime/causal"
 	"ctvae/runtime/ctvae"
 	"ctvae/runtime/kernels"
 	"ctvae/runtime/nn"
@@ -30,12 +31,32 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	codes = append([]int32(nil), codes...)
 	ctx := context.Background()
+	// The causal layer alone, as runtime/ctvae's BenchmarkIntervene: the
+	// same default config and init, on the codes of the same image.
+	cc := causal.DefaultConfig()
+	layer, err := causal.New(cc, nn.InitParams(causal.Specs(cc), 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	codesY, err := m.Encode(y)
+	if err != nil {
+		b.Fatal(err)
+	}
+	codesY = append([]int32(nil), codesY...)
 	ops := []struct {
 		name string
 		run  func(i int)
 	}{
 		{"vqvae", func(int) { m.ReconstructVQ(x) }},
+		{"causal_layer", func(i int) { layer.Forward(codes, i%cc.ActionDim, causal.Mode, nil) }},
 		{"intervene_codes", func(i int) { m.InterveneCodes(codes, i%m.NumActions()) }},
+		{"retrieve_codes", func(i int) {
+			if i%2 == 0 {
+				m.RetrieveCodes(ctx, codes, codesY, 1, nil)
+			} else {
+				m.RetrieveCodes(ctx, codesY, codes, 1, nil)
+			}
+		}},
 		{"retrieve", func(i int) {
 			// Alternating the pair keeps the layer's per-x cache cold.
 			if i%2 == 0 {
