@@ -80,15 +80,23 @@ func TestPanelKernelDispatch(t *testing.T) {
 	}
 }
 
-// TestWinogradOutputKernelDispatch installs WinogradOutputGo behind a call
-// counter as the output-transform kernel: the three Winograd layouts (3×3,
-// 4×4 stride 2, its transpose), batch 2 and tiles past the edges must give
-// bit-identical results to the plain path.
-func TestWinogradOutputKernelDispatch(t *testing.T) {
+// TestWinogradTransformKernelDispatch installs WinogradInputGo and
+// WinogradOutputGo behind call counters as the transform kernels, each
+// alone and both: the three Winograd layouts (3×3, 4×4 stride 2, its
+// transpose), batch 2 and tiles past the edges must give bit-identical
+// results to the plain path.
+func TestWinogradTransformKernelDispatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	calls := 0
-	counting := func(m []float32, xiStride, count, tn, a int, y []float32) {
-		calls++
+	inCalls, outCalls := 0, 0
+	in := func(pad []float32, plane, cin int, offs []int32, wp int, v []float32, vsz, a int) {
+		inCalls++
+		if len(offs)%4 != 0 || len(offs) > nc || len(v) < (a*a-1)*vsz+PackedBSize(cin, len(offs)) {
+			t.Fatalf("input kernel handed %d tiles, a %d, vsz %d with v %d", len(offs), a, vsz, len(v))
+		}
+		WinogradInputGo(pad, plane, cin, offs, wp, v, vsz, a)
+	}
+	out := func(m []float32, xiStride, count, tn, a int, y []float32) {
+		outCalls++
 		if tn%4 != 0 || len(y) < count*tn*16 || len(m) < (a*a-1)*xiStride+count*tn {
 			t.Fatalf("output kernel handed tn %d, count %d, a %d, xiStride %d with m %d, y %d", tn, count, a, xiStride, len(m), len(y))
 		}
@@ -98,6 +106,7 @@ func TestWinogradOutputKernelDispatch(t *testing.T) {
 		{N: 2, CIn: 20, H: 9, W: 7, COut: 18, KH: 3, KW: 3, Stride: 1, Pad: 1},
 		{N: 2, CIn: 16, H: 10, W: 14, COut: 20, KH: 4, KW: 4, Stride: 2, Pad: 1},
 		{N: 2, CIn: 24, H: 5, W: 6, COut: 16, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
+		{N: 1, CIn: 300, H: 4, W: 4, COut: 8, KH: 3, KW: 3, Stride: 1, Pad: 1}, // two k blocks of V
 	} {
 		c := NewConv(p)
 		if c.algo != algoWinograd {
@@ -106,18 +115,29 @@ func TestWinogradOutputKernelDispatch(t *testing.T) {
 		c.SetWeights(randSlice(r, p.COut*p.CIn*p.KH*p.KW), randSlice(r, p.COut))
 		x := randSlice(r, p.N*p.CIn*p.H*p.W)
 		want := make([]float32, p.N*p.COut*p.OutH()*p.OutW())
-		got := make([]float32, len(want))
 		c.Forward(want, x)
-		before := calls
-		SetWinogradOutputKernel(counting)
-		c.Forward(got, x)
-		SetWinogradOutputKernel(nil)
-		if calls == before {
-			t.Fatalf("%+v: the output kernel was never called", p)
-		}
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("%+v: element %d: %g with the output kernel, %g without", p, i, got[i], want[i])
+		for _, k := range []struct {
+			name    string
+			in, out bool
+		}{{"input", true, false}, {"output", false, true}, {"both", true, true}} {
+			in0, out0 := inCalls, outCalls
+			if k.in {
+				SetWinogradInputKernel(in)
+			}
+			if k.out {
+				SetWinogradOutputKernel(out)
+			}
+			got := make([]float32, len(want))
+			c.Forward(got, x)
+			SetWinogradInputKernel(nil)
+			SetWinogradOutputKernel(nil)
+			if (k.in && inCalls == in0) || (k.out && outCalls == out0) {
+				t.Fatalf("%+v, %s kernel: never called", p, k.name)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%+v, %s kernel: element %d: %g with it, %g without", p, k.name, i, got[i], want[i])
+				}
 			}
 		}
 	}

@@ -121,6 +121,7 @@ type winograd struct {
 	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
 	mo        []float32 // [groups][a·a][gOut][tn]
 	ys        []float32 // [groups][gOut][tn][16] output tiles from winoOutputKernel (allocated on first use)
+	offs      []int32   // [groups][tn] patch offsets for winoInputKernel (see tileOffsets); nil: tiles past one B block
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
 	// xBase[c%xDiv] + y·xRS + x·xCS]; destinations likewise with y*.
@@ -212,6 +213,9 @@ func newWinograd(q ConvParams, m int) *winograd {
 	// read without range checks.
 	w.hp, w.wp = w.th*m+2, w.tw*m+2
 	w.pad = make([]float32, p.N*p.CIn*w.hp*w.wp)
+	if m == 4 && w.tn <= nc {
+		w.offs = w.tileOffsets()
+	}
 	cm := w.gOut * w.tn
 	w.mo = make([]float32, ng*cm)
 	w.gemms = make([]gemmArgs, ng)
@@ -351,6 +355,7 @@ func packedAt(m, k, i, p int) int {
 
 const (
 	winoInput  = iota // input transform, parts are input channels
+	winoCopy          // copying the input planes for winoInputKernel, parts are input channels
 	winoGEMM          // products, parts are ξ
 	winoOutput        // output transform, parts are output channels
 	winoPlace         // placing tiles transformed by winoOutputKernel, parts are output channels
@@ -359,7 +364,14 @@ const (
 func (w *winograd) forward(dst, src, bias []float32, t *team) {
 	w.src, w.dst, w.bias = src, dst, bias
 	w.phase = winoInput
+	useKernel := winoInputKernel != nil && w.offs != nil
+	if useKernel {
+		w.phase = winoCopy
+	}
 	t.parallel(w, w.p.CIn, &t.ws)
+	if useKernel {
+		w.transformInputs()
+	}
 	w.phase = winoGEMM
 	t.parallel(w, len(w.gemms), &t.ws)
 	w.phase = winoOutput
@@ -375,7 +387,12 @@ func (w *winograd) runRange(lo, hi int, ws *workspace) {
 	switch w.phase {
 	case winoInput:
 		for c := lo; c < hi; c++ {
+			w.copyChannel(c)
 			w.inputChannel(c)
+		}
+	case winoCopy:
+		for c := lo; c < hi; c++ {
+			w.copyChannel(c)
 		}
 	case winoGEMM:
 		for xi := lo; xi < hi; xi++ {
@@ -393,12 +410,9 @@ func (w *winograd) runRange(lo, hi int, ws *workspace) {
 	}
 }
 
-// inputChannel computes V[ξ][c][t] = (Bᵀ d B)[ξ] for every tile t of
-// channel c, d being the a×a input patch at (ty·m-1, tx·m-1), zero outside.
-func (w *winograd) inputChannel(c int) {
-	p, a, m := w.p, w.a, w.m
-	var d, tmp [6][6]float32
-	tiles := w.th * w.tw
+// copyChannel copies channel c of every image into its padded plane.
+func (w *winograd) copyChannel(c int) {
+	p := w.p
 	hp, wp := w.hp, w.wp
 	for n := 0; n < p.N; n++ {
 		sc := n*w.xC + c/w.xDiv
@@ -426,12 +440,97 @@ func (w *winograd) inputChannel(c int) {
 				row[x] = src[x*cs]
 			}
 		}
+	}
+}
+
+// inputChannel computes V[ξ][c][t] = (Bᵀ d B)[ξ] for every tile t of
+// channel c, d being the a×a input patch at (ty·m-1, tx·m-1), zero outside
+// (from the padded planes copyChannel wrote).
+func (w *winograd) inputChannel(c int) {
+	p, a, m := w.p, w.a, w.m
+	var d, tmp [6][6]float32
+	tiles := w.th * w.tw
+	hp, wp := w.hp, w.wp
+	for n := 0; n < p.N; n++ {
+		pad := w.pad[(n*p.CIn+c)*hp*wp : (n*p.CIn+c+1)*hp*wp]
 		for gr := 0; gr < w.groups; gr++ {
 			sy, sx := gr/2, gr%2 // D2S group (qy, qx): its tiles start that much later
 			for ty := 0; ty < w.th; ty++ {
 				for tx := 0; tx < w.tw; tx++ {
 					w.inputTile(pad[(ty*m+sy)*wp+tx*m+sx:], gr*a*a*w.vsz+packedBAt(p.CIn, w.T, c, n*tiles+ty*w.tw+tx), &d, &tmp)
 				}
+			}
+		}
+	}
+}
+
+// transformInputs runs winoInputKernel over every group's tiles, from the
+// padded planes to V.
+func (w *winograd) transformInputs() {
+	a, tn, plane := w.a, w.tn, w.hp*w.wp
+	for gr := 0; gr < w.groups; gr++ {
+		winoInputKernel(w.pad, plane, w.p.CIn, w.offs[gr*tn:(gr+1)*tn], w.wp, w.v[gr*a*a*w.vsz:(gr+1)*a*a*w.vsz], w.vsz, a)
+	}
+}
+
+// tileOffsets returns, per group and tile t < tn, where tile t's patch
+// starts in the padded planes of channel 0 (image and position); tiles
+// past T, whose products are ignored, repeat tile 0.
+func (w *winograd) tileOffsets() []int32 {
+	offs := make([]int32, w.groups*w.tn)
+	tiles := w.th * w.tw
+	plane := w.hp * w.wp
+	for gr := 0; gr < w.groups; gr++ {
+		sy, sx := gr/2, gr%2
+		for t := 0; t < w.tn; t++ {
+			tt := t
+			if t >= w.T {
+				tt = 0
+			}
+			n, ty, tx := tt/tiles, tt%tiles/w.tw, tt%w.tw
+			offs[gr*w.tn+t] = int32(n*w.p.CIn*plane + (ty*w.m+sy)*w.wp + tx*w.m + sx)
+		}
+	}
+	return offs
+}
+
+// WinogradInputKernel computes the input transform of F(4×4, 3×3) (a = 6)
+// or F(4×4, 2×2) (a = 5) for cin channels and tn = len(offs) tiles (a
+// multiple of 4, at most nc): with d[i][j] = pad[c·plane + offs[t] + i·wp
+// + j] (channel planes plane floats apart, rows wp apart),
+//
+//	v[PackedBAt(cin, tn, c, t) + ξ·vsz] = (Bᵀ d B)[ξ]
+//
+// with the float32 operations of WinogradInputGo in the same order, so
+// results are bit-identical (see SetWinogradInputKernel).
+type WinogradInputKernel func(pad []float32, plane, cin int, offs []int32, wp int, v []float32, vsz, a int)
+
+var winoInputKernel WinogradInputKernel
+
+// SetWinogradInputKernel installs k for the input transforms of every
+// F(4×4, ·) convolution whose tiles fit one B block (nil restores the Go
+// code); like SetPanelKernel, for the wasm engine's SIMD module. Not safe
+// to call while kernels run.
+func SetWinogradInputKernel(k WinogradInputKernel) { winoInputKernel = k }
+
+// PackedBAt is the index of opB[p, j] in a k×n op(B) packed by PackB.
+func PackedBAt(k, n, p, j int) int { return packedBAt(k, n, p, j) }
+
+// WinogradInputGo is the reference WinogradInputKernel: the Go transform
+// the convolutions run without one.
+func WinogradInputGo(pad []float32, plane, cin int, offs []int32, wp int, v []float32, vsz, a int) {
+	if a != 5 && a != 6 {
+		panic("kernels: WinogradInputGo: a must be 5 or 6")
+	}
+	tn := len(offs)
+	for c := 0; c < cin; c++ {
+		for t, off := range offs {
+			x := pad[c*plane+int(off):]
+			at := packedBAt(cin, tn, c, t)
+			if a == 6 {
+				transformInputF4(x, wp, v[at:], vsz)
+			} else {
+				transformInputF42(x, wp, v[at:], vsz)
 			}
 		}
 	}
@@ -693,14 +792,15 @@ func at5(x0, x1, x2, x3, x4 float32) (y0, y1, y2, y3 float32) {
 
 // inputF42 stores V = Bᵀ d B for one F(4×4, 2×2) tile (d[i][j] =
 // x[i·ws + j], 5×5) at w.v[off + ξ·vsz].
-func (w *winograd) inputF42(x []float32, ws, off int) {
+func (w *winograd) inputF42(x []float32, ws, off int) { transformInputF42(x, ws, w.v[off:], w.vsz) }
+
+// transformInputF42 is inputF42 storing V[ξ] at v[ξ·stride].
+func transformInputF42(x []float32, ws int, v []float32, stride int) {
 	var tmp [5][5]float32
 	x = x[:4*ws+5]
 	for j := 0; j < 5; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j] = bt5(x[j], x[ws+j], x[2*ws+j], x[3*ws+j], x[4*ws+j])
 	}
-	stride := w.vsz
-	v := w.v[off:]
 	for i := 0; i < 5; i++ {
 		r := &tmp[i]
 		y0, y1, y2, y3, y4 := bt5(r[0], r[1], r[2], r[3], r[4])
@@ -758,14 +858,15 @@ func (o *outPlane) putTile(y *[16]float32, ty, tx int, bias float32) {
 
 // inputF4 stores V = Bᵀ d B for one tile of one channel, whose V[0]
 // element is w.v[off], d[i][j] being x[i·ws + j].
-func (w *winograd) inputF4(x []float32, ws, off int) {
+func (w *winograd) inputF4(x []float32, ws, off int) { transformInputF4(x, ws, w.v[off:], w.vsz) }
+
+// transformInputF4 is inputF4 storing V[ξ] at v[ξ·stride].
+func transformInputF4(x []float32, ws int, v []float32, stride int) {
 	var tmp [6][6]float32
 	x = x[:5*ws+6]
 	for j := 0; j < 6; j++ {
 		tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j] = bt6(x[j], x[ws+j], x[2*ws+j], x[3*ws+j], x[4*ws+j], x[5*ws+j])
 	}
-	stride := w.vsz // distance between consecutive ξ
-	v := w.v[off:]
 	for i := 0; i < 6; i++ {
 		r := &tmp[i]
 		y0, y1, y2, y3, y4, y5 := bt6(r[0], r[1], r[2], r[3], r[4], r[5])

@@ -64,3 +64,37 @@ func CompareOutput(out kernels.WinogradOutputKernel, r *rand.Rand, a, count, tn,
 	}
 	return nil
 }
+
+// CompareInput runs in and kernels.WinogradInputGo on the same random
+// padded planes (cin channels, tn tiles at random patch offsets) and
+// reports the first V value that differs in any bit, or a write outside
+// the packed values.
+func CompareInput(in kernels.WinogradInputKernel, r *rand.Rand, a, cin, tn int) error {
+	wp := a + 3 + r.IntN(9)
+	rows := a + 2 + r.IntN(6)
+	plane := rows*wp + r.IntN(5)
+	pad := make([]float32, cin*plane)
+	for i := range pad {
+		pad[i] = r.Float32()*2 - 1
+	}
+	offs := make([]int32, tn)
+	for t := range offs {
+		offs[t] = int32(r.IntN(rows-a+1)*wp + r.IntN(wp-a+1))
+	}
+	vsz := kernels.PackedBSize(cin, tn) + r.IntN(5)
+	n := (a*a-1)*vsz + kernels.PackedBSize(cin, tn)
+	want := make([]float32, n+8)
+	for i := range want {
+		want[i] = r.Float32()
+	}
+	got := append([]float32(nil), want...)
+	kernels.WinogradInputGo(pad, plane, cin, offs, wp, want[:n], vsz, a)
+	in(pad, plane, cin, offs, wp, got[:n], vsz, a)
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("simd128: input transform a %d, %d channels × %d tiles: value %d (ξ %d) is %g, the Go code gives %g",
+				a, cin, tn, i, i/vsz, got[i], want[i])
+		}
+	}
+	return nil
+}

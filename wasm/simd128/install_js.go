@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"syscall/js"
 	"unsafe"
 
@@ -23,7 +24,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -82,7 +83,7 @@ func Install() error {
 	for _, f := range []struct {
 		name string
 		fn   *js.Value
-	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}} {
+	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -97,6 +98,7 @@ func Install() error {
 	}
 	kernels.SetPanelKernel(Tiles)
 	kernels.SetWinogradOutputKernel(WinogradOutput)
+	kernels.SetWinogradInputKernel(WinogradInput)
 	return nil
 }
 
@@ -127,6 +129,37 @@ func instantiate(wa, buf, mem safejs.Value) (safejs.Value, error) {
 func Uninstall() {
 	kernels.SetPanelKernel(nil)
 	kernels.SetWinogradOutputKernel(nil)
+	kernels.SetWinogradInputKernel(nil)
+}
+
+// WinogradInput is the kernels.WinogradInputKernel running the module;
+// like Tiles it checks the slice lengths itself.
+func WinogradInput(pad []float32, plane, cin int, offs []int32, wp int, v []float32, vsz, a int) {
+	tn := len(offs)
+	maxOff := int32(-1)
+	for _, o := range offs {
+		maxOff = max(maxOff, o)
+	}
+	if (a != 5 && a != 6) || cin < 1 || tn < 4 || tn%4 != 0 || tn > 512 || wp < a || plane < a*wp ||
+		offs[0] < 0 || slices.Min(offs) < 0 || (cin-1)*plane+int(maxOff)+(a-1)*wp+a > len(pad) ||
+		vsz < kernels.PackedBSize(cin, tn) || len(v) < (a*a-1)*vsz+kernels.PackedBSize(cin, tn) {
+		panic(fmt.Sprintf("simd128: WinogradInput: a %d, %d channels, %d tiles, wp %d, plane %d, vsz %d on slices of %d and %d",
+			a, cin, tn, wp, plane, vsz, len(pad), len(v)))
+	}
+	p := params
+	p[paramInPad/4] = addr(pad)
+	p[paramInPlane/4] = uint32(4 * plane)
+	p[paramInCIn/4] = uint32(cin)
+	p[paramInOffs/4] = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(offs))))
+	p[paramInTN/4] = uint32(tn)
+	p[paramInWP/4] = uint32(4 * wp)
+	p[paramInV/4] = addr(v)
+	p[paramInVSZ/4] = uint32(4 * vsz)
+	if a == 6 {
+		in6Fn.Invoke()
+	} else {
+		in5Fn.Invoke()
+	}
 }
 
 // WinogradOutput is the kernels.WinogradOutputKernel running the module;
@@ -187,6 +220,9 @@ func selfCheck() error {
 	}
 	for _, a := range []int{5, 6} {
 		if err := CompareOutput(WinogradOutput, r, a, 3, 8, 3*8+5); err != nil {
+			return err
+		}
+		if err := CompareInput(WinogradInput, r, a, 5, 8); err != nil {
 			return err
 		}
 	}

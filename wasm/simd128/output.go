@@ -5,13 +5,12 @@ import "math"
 // Output-transform parameter block, after the tiles one: the arguments of
 // one kernels.WinogradOutputKernel call (addresses and strides in bytes).
 const (
-	paramOutM       = paramWords*4 + iota*4 // M[ξ=0][o=0][t=0]
-	paramOutXS                              // bytes between consecutive ξ
-	paramOutCount                           // output channels
-	paramOutTN                              // tiles per channel (a multiple of 4)
-	paramOutY                               // y[0]
-	paramOutEnd     = paramOutY + 4
-	paramTotalWords = paramOutEnd / 4
+	paramOutM     = paramWords*4 + iota*4 // M[ξ=0][o=0][t=0]
+	paramOutXS                            // bytes between consecutive ξ
+	paramOutCount                         // output channels
+	paramOutTN                            // tiles per channel (a multiple of 4)
+	paramOutY                             // y[0]
+	paramOutEnd   = paramOutY + 4
 )
 
 // More opcodes (simd128).

@@ -155,3 +155,20 @@ func TestConvWithModule(t *testing.T) {
 		}
 	}
 }
+
+// TestInputMatchesGo compares the module's input transforms with
+// kernels.WinogradInputGo bit for bit over random sizes, channel counts
+// past one k block of V included.
+func TestInputMatchesGo(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(11, 11))
+	for i := 0; i < 40; i++ {
+		cin := 1 + r.IntN(40)
+		if i%8 == 0 {
+			cin = 257 + r.IntN(300)
+		}
+		if err := CompareInput(WinogradInput, r, 5+i%2, cin, 4*(1+r.IntN(6))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
