@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"wasm/protocol":       {},
 	"wasm/dispatch":       {"runtime/...", "data", "internal/imageio", "internal/modelfile", "wasm/protocol"},
 	"wasm/engine":         {"wasm/dispatch", "wasm/protocol", "wasm/simd128"},
-	"wasm/simd128":        {"runtime/kernels"},
+	"wasm/simd128":        {"runtime/kernels", "runtime/causal"},
 	"internal/e2e":        {"serve", "build", "internal/...", "runtime/...", "weights", "data"},
 	"internal/golden":     {"runtime/...", "weights", "internal/modelfile"},
 	"internal/archtest":   {},

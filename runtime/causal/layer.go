@@ -151,6 +151,9 @@ type Layer struct {
 	attr              []float32 // [n, n] their edge attributes
 	cnt               []int     // [n] sources per target, self loop included
 	score             []float32 // [(n+1), H] scores of one target's edges
+	batRows           []int32   // [n+1 rounded up to 4] an EdgeSums batch: source rows,
+	batT, batS        []float32 // their edge attributes, the sums
+	pairS0, pairS1    []float32 // a PairSums batch's sums (rows 0 and 1)
 	alpha             []float32 // [H, n, n] module_0 attention, dense (target, source)
 	apack             []float32 // [n, n] alpha rows of the recomputed targets, one head
 	g0src             []int32   // [n, n] per target: the sources gat0's row was computed with
@@ -283,6 +286,9 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.m = make([]bool, n)
 	l.src, l.attr, l.cnt = make([]int32, n*n), make([]float32, n*n), make([]int, n)
 	l.score = make([]float32, (n+1)*H)
+	bat := (n + 1 + 3) / 4 * 4
+	l.batRows, l.batT, l.batS = make([]int32, bat), make([]float32, bat), make([]float32, bat)
+	l.pairS0, l.pairS1 = make([]float32, bat), make([]float32, bat)
 	l.alpha, l.apack = make([]float32, H*n*n), make([]float32, n*n)
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
 	l.redo, l.dense, l.pend = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
@@ -661,15 +667,14 @@ func (l *Layer) discoverRowPair(dst0, dst1 []float32, k, i0, i1 int) {
 	u0, u1, v := sl.u[i0*h0:(i0+1)*h0], sl.u[i1*h0:(i1+1)*h0], sl.v
 	lu0, lu1, b2 := sl.lu[i0], sl.lu[i1], float64(ds.b2)
 	dst1 = dst1[:len(dst0)]
-	j := 0
-	for ; j+4 <= len(dst0); j += 4 {
-		a := absSum8(u0, u1, v[j*h0:(j+1)*h0], v[(j+1)*h0:(j+2)*h0], v[(j+2)*h0:(j+3)*h0], v[(j+3)*h0:(j+4)*h0], q, neg)
-		for g := 0; g < 4; g++ {
-			dst0[j+g] = splitScore(b2, lu0+sl.lv[j+g], a[g], 0.01)
-			dst1[j+g] = splitScore(b2, lu1+sl.lv[j+g], a[4+g], 0.01)
-		}
+	count := len(dst0) / 4 * 4
+	s0, s1 := l.pairS0[:count], l.pairS1[:count]
+	pairSums(u0, u1, v, h0, count, q, neg, s0, s1)
+	for j := 0; j < count; j++ {
+		dst0[j] = splitScore(b2, lu0+sl.lv[j], s0[j], 0.01)
+		dst1[j] = splitScore(b2, lu1+sl.lv[j], s1[j], 0.01)
 	}
-	for ; j < len(dst0); j++ {
+	for j := count; j < len(dst0); j++ {
 		vj := v[j*h0 : (j+1)*h0]
 		dst0[j] = splitScore(b2, lu0+sl.lv[j], absSum(u0, vj, q, neg), 0.01)
 		dst1[j] = splitScore(b2, lu1+sl.lv[j], absSum(u1, vj, q, neg), 0.01)
@@ -973,33 +978,26 @@ func (l *Layer) layer0() {
 // split as in leaky.go, four edges at a time (a group short of four repeats
 // its last edge; one left over goes alone).
 func (l *Layer) scoreEdges0(j int, pend []int32) {
+	if len(pend) == 0 {
+		return
+	}
 	n, H, h1, c0 := l.n, l.H, l.h1, l.c0
 	src, attr := l.src[j*n:j*n+l.cnt[j]], l.attr[j*n:j*n+l.cnt[j]]
 	xrs, xrLin := l.xr0s[j*c0:(j+1)*c0], l.xr0Lin[j*H:(j+1)*H]
-	for k := 0; k < len(pend); k += 4 {
-		var e [4]int32
-		for g := range e {
-			e[g] = pend[min(k+g, len(pend)-1)]
-		}
-		i0, i1, i2, i3 := int(src[e[0]]), int(src[e[1]]), int(src[e[2]]), int(src[e[3]])
-		t0, t1, t2, t3 := attr[e[0]], attr[e[1]], attr[e[2]], attr[e[3]]
-		if k+1 == len(pend) {
-			xls := l.xl0s[i0*c0 : (i0+1)*c0]
-			for h := 0; h < H; h++ {
-				o := h * h1
-				lin := l.xl0Lin[i0*H+h] + xrLin[h] + float64(t0)*l.le0Lin[h]
-				l.score[int(e[0])*H+h] = splitScore(0, lin, absSumEdge(xls[o:o+h1], xrs[o:o+h1], l.le0s[o:o+h1], t0, l.att0.q[h], l.att0.tailNeg[h]), 0.2)
-			}
-			return
-		}
-		for h := 0; h < H; h++ {
-			o := h * h1
-			s0, s1, s2, s3 := absSumEdge4(l.xl0s[i0*c0+o:i0*c0+o+h1], l.xl0s[i1*c0+o:i1*c0+o+h1], l.xl0s[i2*c0+o:i2*c0+o+h1], l.xl0s[i3*c0+o:i3*c0+o+h1],
-				xrs[o:o+h1], l.le0s[o:o+h1], t0, t1, t2, t3, l.att0.q[h], l.att0.tailNeg[h])
-			l.score[int(e[0])*H+h] = splitScore(0, l.xl0Lin[i0*H+h]+xrLin[h]+float64(t0)*l.le0Lin[h], s0, 0.2)
-			l.score[int(e[1])*H+h] = splitScore(0, l.xl0Lin[i1*H+h]+xrLin[h]+float64(t1)*l.le0Lin[h], s1, 0.2)
-			l.score[int(e[2])*H+h] = splitScore(0, l.xl0Lin[i2*H+h]+xrLin[h]+float64(t2)*l.le0Lin[h], s2, 0.2)
-			l.score[int(e[3])*H+h] = splitScore(0, l.xl0Lin[i3*H+h]+xrLin[h]+float64(t3)*l.le0Lin[h], s3, 0.2)
+	// Four edges at a time (EdgeSums), the last group padded with
+	// copies of the last edge.
+	g := (len(pend) + 3) / 4 * 4
+	rows, ts, sums := l.batRows[:g], l.batT[:g], l.batS[:g]
+	for k := range rows {
+		e := pend[min(k, len(pend)-1)]
+		rows[k], ts[k] = src[e]*int32(c0), attr[e]
+	}
+	for h := 0; h < H; h++ {
+		o := h * h1
+		edgeSums(l.xl0s[o:], rows, xrs[o:o+h1], l.le0s[o:o+h1], ts, h1, l.att0.q[h], l.att0.tailNeg[h], sums)
+		for k, e := range pend {
+			i := int(src[e])
+			l.score[int(e)*H+h] = splitScore(0, l.xl0Lin[i*H+h]+xrLin[h]+float64(ts[k])*l.le0Lin[h], sums[k], 0.2)
 		}
 	}
 }
@@ -1183,20 +1181,15 @@ func (l *Layer) layer1(action int) {
 		xl := l.xl1[slot]
 		// Four edges at a time as in scoreEdges0.
 		xlLin, xrLin, leLin := l.xl1Lin[slot], l.xr1Lin[j], l.le1Lin[h]
-		for e := 0; e < cnt; e += 4 {
-			if e+1 == cnt {
-				i, t := int(src[e]), attr[e]
-				l.score[e] = splitScore(0, xlLin[i]+xrLin+float64(t)*leLin, absSumEdge(xls[i*d:(i+1)*d], xrs, les, t, q, neg), 0.2)
-				break
-			}
-			e1, e2, e3 := min(e+1, cnt-1), min(e+2, cnt-1), min(e+3, cnt-1)
-			i0, i1, i2, i3 := int(src[e]), int(src[e1]), int(src[e2]), int(src[e3])
-			t0, t1, t2, t3 := attr[e], attr[e1], attr[e2], attr[e3]
-			s0, s1, s2, s3 := absSumEdge4(xls[i0*d:(i0+1)*d], xls[i1*d:(i1+1)*d], xls[i2*d:(i2+1)*d], xls[i3*d:(i3+1)*d], xrs, les, t0, t1, t2, t3, q, neg)
-			l.score[e] = splitScore(0, xlLin[i0]+xrLin+float64(t0)*leLin, s0, 0.2)
-			l.score[e1] = splitScore(0, xlLin[i1]+xrLin+float64(t1)*leLin, s1, 0.2)
-			l.score[e2] = splitScore(0, xlLin[i2]+xrLin+float64(t2)*leLin, s2, 0.2)
-			l.score[e3] = splitScore(0, xlLin[i3]+xrLin+float64(t3)*leLin, s3, 0.2)
+		nb := (cnt + 3) / 4 * 4
+		rows, ts, sums := l.batRows[:nb], l.batT[:nb], l.batS[:nb]
+		for k := range rows {
+			e := min(k, cnt-1)
+			rows[k], ts[k] = src[e]*int32(d), attr[e]
+		}
+		edgeSums(xls, rows, xrs, les, ts, d, q, neg, sums)
+		for e := 0; e < cnt; e++ {
+			l.score[e] = splitScore(0, xlLin[src[e]]+xrLin+float64(ts[e])*leLin, sums[e], 0.2)
 		}
 		l.softmaxEdges(l.score, cnt, 1)
 		out := l.out.Logits[j*d : (j+1)*d]

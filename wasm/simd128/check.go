@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"ctvae/runtime/causal"
 	"ctvae/runtime/kernels"
 )
 
@@ -94,6 +95,50 @@ func CompareInput(in kernels.WinogradInputKernel, r *rand.Rand, a, cin, tn int) 
 		if got[i] != want[i] {
 			return fmt.Errorf("simd128: input transform a %d, %d channels × %d tiles: value %d (ξ %d) is %g, the Go code gives %g",
 				a, cin, tn, i, i/vsz, got[i], want[i])
+		}
+	}
+	return nil
+}
+
+// CompareSums runs edges and pairs against causal.EdgeSumsGo and
+// causal.PairSumsGo on random rows of length n (every split q of the
+// paired part and both tail signs, count edges and targets) and reports
+// the first sum that differs in any bit.
+func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, count int) error {
+	vec := func(k int) []float32 {
+		v := make([]float32, k)
+		for i := range v {
+			v[i] = r.Float32()*2 - 1
+		}
+		return v
+	}
+	x, y, e, t := vec(9*n+3), vec(count*n), vec(n), vec(count)
+	rows := make([]int32, count)
+	for i := range rows {
+		rows[i] = int32(r.IntN(8*n + 4))
+	}
+	x0, x1 := vec(n), vec(n)
+	for q := 0; 2*q <= n; q++ {
+		for _, neg := range []bool{false, true} {
+			want, got := vec(count), vec(count)
+			copy(got, want)
+			causal.EdgeSumsGo(x, rows, y, e, t, n, q, neg, want)
+			edges(x, rows, y, e, t, n, q, neg, got)
+			for i := range want {
+				if got[i] != want[i] {
+					return fmt.Errorf("simd128: edge sums n %d, q %d, neg %v: edge %d is %g, the Go code gives %g", n, q, neg, i, got[i], want[i])
+				}
+			}
+			w0, w1, g0, g1 := vec(count), vec(count), vec(count), vec(count)
+			copy(g0, w0)
+			copy(g1, w1)
+			causal.PairSumsGo(x0, x1, y, n, count, q, neg, w0, w1)
+			pairs(x0, x1, y, n, count, q, neg, g0, g1)
+			for i := range w0 {
+				if g0[i] != w0[i] || g1[i] != w1[i] {
+					return fmt.Errorf("simd128: pair sums n %d, q %d, neg %v: target %d is %g, %g; the Go code gives %g, %g", n, q, neg, i, g0[i], g1[i], w0[i], w1[i])
+				}
+			}
 		}
 	}
 	return nil

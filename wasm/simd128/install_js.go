@@ -12,6 +12,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 
+	"ctvae/runtime/causal"
 	"ctvae/runtime/kernels"
 )
 
@@ -24,7 +25,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -83,7 +84,8 @@ func Install() error {
 	for _, f := range []struct {
 		name string
 		fn   *js.Value
-	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn}} {
+	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn},
+		{"edges4", &edgesFn}, {"pairs8", &pairsFn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -99,6 +101,7 @@ func Install() error {
 	kernels.SetPanelKernel(Tiles)
 	kernels.SetWinogradOutputKernel(WinogradOutput)
 	kernels.SetWinogradInputKernel(WinogradInput)
+	causal.SetSumKernels(EdgeSums, PairSums)
 	return nil
 }
 
@@ -130,6 +133,63 @@ func Uninstall() {
 	kernels.SetPanelKernel(nil)
 	kernels.SetWinogradOutputKernel(nil)
 	kernels.SetWinogradInputKernel(nil)
+	causal.SetSumKernels(nil, nil)
+}
+
+// EdgeSums is the causal.EdgeSums running the module; like Tiles it checks
+// the slice lengths itself.
+func EdgeSums(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {
+	if len(t)%4 != 0 || len(rows) != len(t) || len(s) < len(t) || n < 1 || q < 0 || 2*q > n || len(y) < n || len(e) < n ||
+		(len(rows) > 0 && (slices.Min(rows) < 0 || int(slices.Max(rows))+n > len(x))) {
+		panic(fmt.Sprintf("simd128: EdgeSums: %d edges, n %d, q %d on slices of %d, %d, %d, %d, %d",
+			len(t), n, q, len(x), len(rows), len(y), len(e), len(s)))
+	}
+	if len(t) == 0 {
+		return
+	}
+	p := params
+	p[paramSumX/4] = addr(x)
+	p[paramSumRows/4] = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(rows))))
+	p[paramSumY/4] = addr(y)
+	p[paramSumE/4] = addr(e)
+	p[paramSumT/4] = addr(t)
+	p[paramSumN/4] = uint32(4 * n)
+	p[paramSumM/4] = uint32(8 * q)
+	p[paramSumNeg/4] = b2u(neg)
+	p[paramSumS/4] = addr(s)
+	p[paramSumCount/4] = uint32(len(t) / 4)
+	edgesFn.Invoke()
+}
+
+// PairSums is the causal.PairSums running the module; like Tiles it checks
+// the slice lengths itself.
+func PairSums(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) {
+	if count < 0 || count%4 != 0 || n < 1 || q < 0 || 2*q > n || len(x0) < n || len(x1) < n || len(y) < count*n ||
+		len(s0) < count || len(s1) < count {
+		panic(fmt.Sprintf("simd128: PairSums: %d targets, n %d, q %d on slices of %d, %d, %d, %d, %d",
+			count, n, q, len(x0), len(x1), len(y), len(s0), len(s1)))
+	}
+	if count == 0 {
+		return
+	}
+	p := params
+	p[paramSumX/4] = addr(x0)
+	p[paramSumRows/4] = addr(x1)
+	p[paramSumY/4] = addr(y)
+	p[paramSumN/4] = uint32(4 * n)
+	p[paramSumM/4] = uint32(8 * q)
+	p[paramSumNeg/4] = b2u(neg)
+	p[paramSumS/4] = addr(s0)
+	p[paramSumS1/4] = addr(s1)
+	p[paramSumCount/4] = uint32(count)
+	pairsFn.Invoke()
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // WinogradInput is the kernels.WinogradInputKernel running the module;
@@ -223,6 +283,11 @@ func selfCheck() error {
 			return err
 		}
 		if err := CompareInput(WinogradInput, r, a, 5, 8); err != nil {
+			return err
+		}
+	}
+	for _, n := range []int{1, 7, 13, 64} {
+		if err := CompareSums(EdgeSums, PairSums, r, n, 8); err != nil {
 			return err
 		}
 	}

@@ -3,13 +3,16 @@
 package simd128
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"strings"
 	"syscall/js"
 	"testing"
 
+	"ctvae/runtime/ctvae"
 	"ctvae/runtime/kernels"
+	"ctvae/runtime/nn"
 )
 
 // install installs the module for one test. Without the host's memory
@@ -169,6 +172,58 @@ func TestInputMatchesGo(t *testing.T) {
 		}
 		if err := CompareInput(WinogradInput, r, 5+i%2, cin, 4*(1+r.IntN(6))); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestSumsMatchGo compares the module's causal sums with causal.EdgeSumsGo
+// and causal.PairSumsGo bit for bit over random lengths (the layer's are
+// 64 and 100 at the default config) and batch sizes.
+func TestSumsMatchGo(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, n := range []int{2, 3, 5, 16, 33, 64, 100} {
+		if err := CompareSums(EdgeSums, PairSums, r, n, 4*(1+r.IntN(5))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestModelWithModule: the whole default-config model (Winograd
+// convolutions, the quantizer, the causal layer, retrieval) gives
+// bit-identical images, codes and probabilities with the module and with
+// the Go kernels.
+func TestModelWithModule(t *testing.T) {
+	cfg := ctvae.DefaultConfig()
+	m, err := ctvae.New(cfg, nn.InitParams(ctvae.Specs(cfg), 1), ctvae.Meta{}, ctvae.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(13, 13))
+	x, y := randImage(r, m.ImageLen()), randImage(r, m.ImageLen())
+	run := func() []float32 {
+		var out []float32
+		for a := 0; a < m.NumActions(); a += 5 {
+			o, err := m.Intervene(x, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, o.Image...)
+			out = append(out, o.Probs...)
+		}
+		ret, err := m.Retrieve(context.Background(), x, y, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(out, ret.Probs...)
+	}
+	Uninstall()
+	want := run()
+	install(t)
+	got := run()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("value %d of the interventions and retrieval: %g with the module, %g without", i, got[i], want[i])
 		}
 	}
 }

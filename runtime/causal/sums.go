@@ -1,0 +1,56 @@
+package causal
+
+// The pairwise absolute-value sums are the layer's hottest loops (the
+// discoverers' rows and the GATv2 edge scores). They run batched through
+// two functions that an embedder may replace with faster ones giving the
+// same bits (the wasm engine installs WebAssembly SIMD versions, lanes =
+// the four edges or targets of a batch, each summed in the Go order).
+
+// EdgeSums computes absSumEdge4 for groups of four edges: for g <
+// len(t)/4 and lane i,
+//
+//	s[4g+i] = Σ_k sgn_k |x[rows[4g+i] + k] + y[k] + e[k]·t[4g+i]|  (k < n)
+//
+// in absSumEdge4's order (signs and q, neg as there). len(t) is a
+// multiple of 4, len(rows) = len(t), len(s) >= len(t).
+type EdgeSums func(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32)
+
+// PairSums computes absSum8 for rows x0, x1 against the targets y[j·n:
+// (j+1)·n], j < count (a multiple of 4): s0[j] and s1[j] are absSum(x0,
+// y_j) and absSum(x1, y_j) in absSum8's order.
+type PairSums func(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32)
+
+var (
+	edgeSums EdgeSums = EdgeSumsGo
+	pairSums PairSums = PairSumsGo
+)
+
+// SetSumKernels installs faster EdgeSums and PairSums (nil restores the Go
+// ones, EdgeSumsGo and PairSumsGo). Not safe to call while layers run.
+func SetSumKernels(edges EdgeSums, pairs PairSums) {
+	edgeSums, pairSums = edges, pairs
+	if edges == nil {
+		edgeSums = EdgeSumsGo
+	}
+	if pairs == nil {
+		pairSums = PairSumsGo
+	}
+}
+
+// EdgeSumsGo is the Go EdgeSums.
+func EdgeSumsGo(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {
+	y, e = y[:n], e[:n]
+	for g := 0; g+4 <= len(t); g += 4 {
+		r0, r1, r2, r3 := int(rows[g]), int(rows[g+1]), int(rows[g+2]), int(rows[g+3])
+		s[g], s[g+1], s[g+2], s[g+3] = absSumEdge4(x[r0:r0+n], x[r1:r1+n], x[r2:r2+n], x[r3:r3+n], y, e, t[g], t[g+1], t[g+2], t[g+3], q, neg)
+	}
+}
+
+// PairSumsGo is the Go PairSums.
+func PairSumsGo(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) {
+	for j := 0; j+4 <= count; j += 4 {
+		a := absSum8(x0, x1, y[j*n:(j+1)*n], y[(j+1)*n:(j+2)*n], y[(j+2)*n:(j+3)*n], y[(j+3)*n:(j+4)*n], q, neg)
+		copy(s0[j:j+4], a[:4])
+		copy(s1[j:j+4], a[4:])
+	}
+}
