@@ -31,7 +31,12 @@ func packA(dst []float32, transA bool, m, k int, a []float32, lda int) {
 	for p0 := 0; p0 < k; p0 += kc {
 		kb := min(kc, k-p0)
 		blk := dst[p0*mpad : p0*mpad+mpad*kb]
-		for i0 := 0; i0 < mpad; i0 += mr {
+		i0 := 0
+		if full := m / mr; packKernel != nil && !transA && full > 0 {
+			packKernel(blk[:full*mr*kb], a[p0:], lda, full, kb)
+			i0 = full * mr
+		}
+		for ; i0 < mpad; i0 += mr {
 			pan := blk[i0*kb : (i0+mr)*kb]
 			for r := 0; r < mr; r++ {
 				i := i0 + r

@@ -37,3 +37,30 @@ func TilesGo(a, b, c []float32, kb, aPanels, bPanels, ldc int, add bool) {
 		}
 	}
 }
+
+// PackKernel packs whole panels of a row-major A (rows lda apart) the way
+// packA does for one k block: for panel ip < panels, row r < mr and p < kb,
+//
+//	dst[ip·mr·kb + p·mr + r] = a[(ip·mr + r)·lda + p]
+//
+// (a copy: any implementation gives the same values).
+type PackKernel func(dst, a []float32, lda, panels, kb int)
+
+var packKernel PackKernel
+
+// SetPackKernel installs k for packing A's whole panels (nil restores the
+// Go code); like SetPanelKernel. Not safe to call while kernels run.
+func SetPackKernel(k PackKernel) { packKernel = k }
+
+// PackGo is the reference PackKernel.
+func PackGo(dst, a []float32, lda, panels, kb int) {
+	for ip := 0; ip < panels; ip++ {
+		pan := dst[ip*mr*kb : (ip+1)*mr*kb]
+		for r := 0; r < mr; r++ {
+			row := a[(ip*mr+r)*lda : (ip*mr+r)*lda+kb]
+			for p, v := range row {
+				pan[p*mr+r] = v
+			}
+		}
+	}
+}

@@ -24,6 +24,12 @@ func TestPanelKernelDispatch(t *testing.T) {
 		}
 		TilesGo(a, b, c, kb, aPanels, bPanels, ldc, add)
 	}
+	packs := 0
+	SetPackKernel(func(dst, a []float32, lda, panels, kb int) {
+		packs++
+		PackGo(dst, a, lda, panels, kb)
+	})
+	defer SetPackKernel(nil)
 	shapes := [][3]int{{1, 1, 1}, {4, 4, 1}, {5, 9, 3}, {8, 8, kc + 3}, {37, nc + 5, 40}, {64, 64, 256}, {129, 17, 2*kc + 1}}
 	for _, th := range []int{1, 2} {
 		SetThreads(th)
@@ -75,8 +81,8 @@ func TestPanelKernelDispatch(t *testing.T) {
 			t.Fatalf("Winograd conv element %d: %g with the panel kernel, %g without", i, got[i], want[i])
 		}
 	}
-	if calls == 0 {
-		t.Fatal("the panel kernel was never called")
+	if calls == 0 || packs == 0 {
+		t.Fatalf("the panel kernel was called %d times, the pack kernel %d", calls, packs)
 	}
 }
 
@@ -138,6 +144,28 @@ func TestWinogradTransformKernelDispatch(t *testing.T) {
 				if got[i] != want[i] {
 					t.Fatalf("%+v, %s kernel: element %d: %g with it, %g without", p, k.name, i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestPackKernelMatchesPackA: packA with PackGo installed writes what it
+// writes with its own loops, for every k block and a short last panel.
+func TestPackKernelMatchesPackA(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, s := range [][2]int{{4, 1}, {5, 3}, {8, kc + 3}, {37, 2*kc + 5}, {64, 1300}} {
+		m, k := s[0], s[1]
+		lda := k + r.IntN(3)
+		a := randSlice(r, m*lda)
+		want := make([]float32, packedASize(m, k))
+		got := make([]float32, len(want))
+		packA(want, false, m, k, a, lda)
+		SetPackKernel(PackGo)
+		packA(got, false, m, k, a, lda)
+		SetPackKernel(nil)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("m %d, k %d: packed element %d is %g with PackGo, %g without", m, k, i, got[i], want[i])
 			}
 		}
 	}

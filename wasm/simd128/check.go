@@ -143,3 +143,26 @@ func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, 
 	}
 	return nil
 }
+
+// ComparePack runs pack and kernels.PackGo on the same random rows and
+// reports the first packed value that differs, or a write past the panels.
+func ComparePack(pack kernels.PackKernel, r *rand.Rand, panels, kb, lda int) error {
+	a := make([]float32, (panels*4-1)*lda+kb)
+	for i := range a {
+		a[i] = r.Float32()
+	}
+	n := panels * 4 * kb
+	want := make([]float32, n+4)
+	for i := range want {
+		want[i] = -r.Float32()
+	}
+	got := append([]float32(nil), want...)
+	kernels.PackGo(want[:n], a, lda, panels, kb)
+	pack(got[:n], a, lda, panels, kb)
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("simd128: pack %d panels, kb %d, lda %d: value %d is %g, the Go code gives %g", panels, kb, lda, i, got[i], want[i])
+		}
+	}
+	return nil
+}

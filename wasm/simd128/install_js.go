@@ -25,7 +25,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -85,7 +85,7 @@ func Install() error {
 		name string
 		fn   *js.Value
 	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn},
-		{"edges4", &edgesFn}, {"pairs8", &pairsFn}} {
+		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -102,6 +102,7 @@ func Install() error {
 	kernels.SetWinogradOutputKernel(WinogradOutput)
 	kernels.SetWinogradInputKernel(WinogradInput)
 	causal.SetSumKernels(EdgeSums, PairSums)
+	kernels.SetPackKernel(Pack)
 	return nil
 }
 
@@ -134,6 +135,22 @@ func Uninstall() {
 	kernels.SetWinogradOutputKernel(nil)
 	kernels.SetWinogradInputKernel(nil)
 	causal.SetSumKernels(nil, nil)
+	kernels.SetPackKernel(nil)
+}
+
+// Pack is the kernels.PackKernel running the module; like Tiles it checks
+// the slice lengths itself.
+func Pack(dst, a []float32, lda, panels, kb int) {
+	if panels < 1 || kb < 1 || lda < kb || len(dst) < panels*4*kb || len(a) < (panels*4-1)*lda+kb {
+		panic(fmt.Sprintf("simd128: Pack: %d panels, kb %d, lda %d on slices of %d and %d", panels, kb, lda, len(dst), len(a)))
+	}
+	p := params
+	p[paramPackDst/4] = addr(dst)
+	p[paramPackA/4] = addr(a)
+	p[paramPackLDA/4] = uint32(4 * lda)
+	p[paramPackPanels/4] = uint32(panels)
+	p[paramPackKB/4] = uint32(kb)
+	packFn.Invoke()
 }
 
 // EdgeSums is the causal.EdgeSums running the module; like Tiles it checks
@@ -288,6 +305,11 @@ func selfCheck() error {
 	}
 	for _, n := range []int{1, 7, 13, 64} {
 		if err := CompareSums(EdgeSums, PairSums, r, n, 8); err != nil {
+			return err
+		}
+	}
+	for _, s := range [][3]int{{1, 1, 1}, {3, 7, 9}, {2, 8, 8}} {
+		if err := ComparePack(Pack, r, s[0], s[1], s[2]); err != nil {
 			return err
 		}
 	}

@@ -227,3 +227,14 @@ func TestModelWithModule(t *testing.T) {
 		}
 	}
 }
+
+func TestPackMatchesGo(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(14, 14))
+	for i := 0; i < 30; i++ {
+		kb := 1 + r.IntN(300)
+		if err := ComparePack(Pack, r, 1+r.IntN(9), kb, kb+r.IntN(7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package simd128
+
+// Pack parameter block, after the sums one: the arguments of one
+// kernels.PackKernel call (addresses and lda in bytes).
+const (
+	paramPackDst    = paramSumEnd + iota*4 // dst[0]
+	paramPackA                             // a[0]
+	paramPackLDA                           // bytes between rows of a
+	paramPackPanels                        // panels of 4 rows
+	paramPackKB                            // kb
+	paramPackEnd    = paramPackKB + 4
+)
+
+const opF32Store = 0x38
+
+// Locals of pack4 (i32 then v128).
+const (
+	pP = iota
+	pDst
+	pA
+	pLDA
+	pPanels
+	pKB
+	pIP
+	pK
+	pOut
+	pR0     // pR0..pR0+3: the panel's four rows
+	pNumI32 = pR0 + 4
+)
+
+// pack4 is kernels.PackKernel: each panel's rows, four columns at a time,
+// transposed into the panel (a last kb%4 columns one float at a time).
+func packBody() code {
+	c := code{2}
+	c.u32(pNumI32)
+	c.op(typeI32)
+	c.u32(12) // 4 loaded, 4 scratch, 4 transposed
+	c.op(typeV128)
+	c.op(opGlobalGet, 0)
+	c.set(pP)
+	for _, p := range []struct{ local, off uint32 }{{pDst, paramPackDst}, {pA, paramPackA}, {pLDA, paramPackLDA},
+		{pPanels, paramPackPanels}, {pKB, paramPackKB}} {
+		c.get(pP)
+		c.op(opI32Load)
+		c.u32(2)
+		c.u32(p.off)
+		c.set(p.local)
+	}
+	v := func(i int) uint32 { return uint32(pNumI32 + i) }
+	c.i32(0)
+	c.set(pIP)
+	c.get(pDst)
+	c.set(pOut)
+	c.op(opBlock, blockVoid, opLoop, blockVoid)
+	c.get(pIP)
+	c.get(pPanels)
+	c.op(opI32GeU, opBrIf, 1)
+	// r_i = a + (ip·4 + i)·lda
+	for i := 0; i < 4; i++ {
+		c.get(pIP)
+		c.i32(2)
+		c.op(opI32Shl)
+		if i > 0 {
+			c.i32(int32(i))
+			c.op(opI32Add)
+		}
+		c.get(pLDA)
+		c.op(opI32Mul)
+		c.get(pA)
+		c.op(opI32Add)
+		c.set(uint32(pR0 + i))
+	}
+	c.i32(0)
+	c.set(pK)
+	// while k+4 <= kb: a 4×4 block (k counts floats)
+	c.op(opBlock, blockVoid, opLoop, blockVoid)
+	c.get(pKB)
+	c.get(pK)
+	c.i32(4)
+	c.op(opI32Add)
+	c.op(opI32LtU, opBrIf, 1) // stop when kb < k+4
+	for i := 0; i < 4; i++ {
+		c.get(uint32(pR0 + i))
+		c.get(pK)
+		c.i32(2)
+		c.op(opI32Shl, opI32Add)
+		c.simd(simdLoad, 2, 0)
+		c.set(v(i))
+	}
+	c.shuffle(v(4), v(0), v(1), [4]byte{0, 4, 1, 5})
+	c.shuffle(v(5), v(0), v(1), [4]byte{2, 6, 3, 7})
+	c.shuffle(v(6), v(2), v(3), [4]byte{0, 4, 1, 5})
+	c.shuffle(v(7), v(2), v(3), [4]byte{2, 6, 3, 7})
+	for q, pick := range []struct {
+		x, y uint32
+		l    [4]byte
+	}{{v(4), v(6), [4]byte{0, 1, 4, 5}}, {v(4), v(6), [4]byte{2, 3, 6, 7}},
+		{v(5), v(7), [4]byte{0, 1, 4, 5}}, {v(5), v(7), [4]byte{2, 3, 6, 7}}} {
+		c.get(pOut)
+		c.get(pick.x)
+		c.get(pick.y)
+		c.simd(simdShuffle)
+		for _, l := range pick.l {
+			c.op(4*l, 4*l+1, 4*l+2, 4*l+3)
+		}
+		c.simd(simdStore, 2, uint32(16*q))
+	}
+	c.get(pOut)
+	c.i32(64)
+	c.op(opI32Add)
+	c.set(pOut)
+	c.get(pK)
+	c.i32(4)
+	c.op(opI32Add)
+	c.set(pK)
+	c.op(opBr, 0, opEnd, opEnd)
+	// the last columns: out[r] = row_r[k]
+	c.op(opBlock, blockVoid, opLoop, blockVoid)
+	c.get(pK)
+	c.get(pKB)
+	c.op(opI32GeU, opBrIf, 1)
+	for i := 0; i < 4; i++ {
+		c.get(pOut)
+		c.get(uint32(pR0 + i))
+		c.get(pK)
+		c.i32(2)
+		c.op(opI32Shl, opI32Add)
+		c.op(opF32Load)
+		c.u32(2)
+		c.u32(0)
+		c.op(opF32Store)
+		c.u32(2)
+		c.u32(uint32(4 * i))
+	}
+	c.get(pOut)
+	c.i32(16)
+	c.op(opI32Add)
+	c.set(pOut)
+	c.get(pK)
+	c.i32(1)
+	c.op(opI32Add)
+	c.set(pK)
+	c.op(opBr, 0, opEnd, opEnd)
+	c.get(pIP)
+	c.i32(1)
+	c.op(opI32Add)
+	c.set(pIP)
+	c.op(opBr, 0, opEnd, opEnd)
+	c.op(opEnd)
+	return c
+}
