@@ -259,6 +259,9 @@ func TestBrowser(t *testing.T) {
 		t.Logf("BENCH default config, worker ms: intervene median %.1f %v; retrieve median %.1f %v", median(r3.Intervene), r3.Intervene, median(r3.Retrieves), r3.Retrieves)
 	}
 	screenshot(t, ctx, shots, "2-default-retrieval.png")
+	if *benchN > 0 {
+		benchShipped(t, ctx, dir, *benchN)
+	}
 
 	// ---------------------------------------------------------------- cancellation
 	var r4 struct {
@@ -337,4 +340,36 @@ func TestBrowser(t *testing.T) {
 		t.Logf("%s: %d bytes, brotli %d bytes", name, f.Size, br.Size())
 	}
 	t.Logf("total e2e %v", time.Since(start))
+}
+
+// benchShipped times intervene and retrieve in the worker with the real
+// shipped models (weights/pretrained) on samples of their own datasets:
+// issue 6's latency targets are for these.
+func benchShipped(t *testing.T, ctx context.Context, dir string, n int) {
+	t.Helper()
+	for _, name := range []string{"dsprites", "shapes3d"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "weights", "pretrained", name+".safetensors"))
+		if err != nil {
+			t.Fatalf("shipped weights: %v", err)
+		}
+		file := "shipped-" + name + ".safetensors"
+		addFiles(t, dir, map[string][]byte{file: raw})
+		var r struct {
+			Intervene, Retrieves []float64
+			Kernel               string
+		}
+		eval(t, ctx, "shipped "+name, fmt.Sprintf(`(async () => {
+  const m = example.model();
+  await example.load(%q, %q);
+  await example.samplePair();
+  const intervene = [], retrieves = [];
+  for (let i = 0; i < %d; i++) {
+    intervene.push((await m.intervene(example.state.x, i %% 10)).ms);
+    retrieves.push((await m.retrieve(example.state.x, example.state.y)).ms);
+  }
+  return {intervene, retrieves, kernel: m.kernel};
+})()`, file, weights.Checksum(raw), n), &r)
+		t.Logf("BENCH shipped %s (%s kernel), worker ms: intervene (from pixels) median %.1f %v; retrieve median %.1f %v",
+			name, r.Kernel, median(r.Intervene), r.Intervene, median(r.Retrieves), r.Retrieves)
+	}
 }
