@@ -13,6 +13,8 @@
 // multiply-add), so results are bit-identical with and without it.
 package simd128
 
+//go:generate go run gen_module.go
+
 import "math"
 
 // Parameter block layout (little-endian int32 words at the address given
