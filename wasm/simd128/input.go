@@ -169,21 +169,8 @@ func (c *code) bt(a int, x []uint32, y []uint32) {
 // 4-5) and transposed so that lanes are tiles, then the column and row
 // passes of Bᵀ d B, and each V[ξ] stored as the group's 4 packed values.
 func inBody(a int) code {
-	c := code{2}
-	c.u32(iNumI32)
-	c.op(typeI32)
-	c.u32(wNum)
-	c.op(typeV128)
-	c.op(opGlobalGet, 0)
-	c.set(iP)
-	for _, p := range []struct{ local, off uint32 }{{iPad, paramInPad}, {iPlane, paramInPlane}, {iCIn, paramInCIn},
-		{iOffs, paramInOffs}, {iTN, paramInTN}, {iWP, paramInWP}, {iV, paramInV}, {iVSZ, paramInVSZ}} {
-		c.get(iP)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(p.off)
-		c.set(p.local)
-	}
+	c := newBody(iNumI32, wNum, iP, []param{{iPad, paramInPad}, {iPlane, paramInPlane}, {iCIn, paramInCIn},
+		{iOffs, paramInOffs}, {iTN, paramInTN}, {iWP, paramInWP}, {iV, paramInV}, {iVSZ, paramInVSZ}})
 	c.i32(0)
 	c.set(iC)
 	c.op(opBlock, blockVoid, opLoop, blockVoid)
@@ -274,16 +261,8 @@ func inBody(a int) code {
 		}
 		// Columns 0-3: a 4×4 transpose of the tiles' rows.
 		x := [4]uint32{wl(wX), wl(wX + 1), wl(wX + 2), wl(wX + 3)}
-		r := [4]uint32{wl(wR), wl(wR + 1), wl(wR + 2), wl(wR + 3)}
-		c.shuffle(x[0], r[0], r[1], [4]byte{0, 4, 1, 5})
-		c.shuffle(x[1], r[0], r[1], [4]byte{2, 6, 3, 7})
-		c.shuffle(x[2], r[2], r[3], [4]byte{0, 4, 1, 5})
-		c.shuffle(x[3], r[2], r[3], [4]byte{2, 6, 3, 7})
 		d := func(j int) uint32 { return wl(wD + i*a + j) }
-		c.shuffle(d(0), x[0], x[2], [4]byte{0, 1, 4, 5})
-		c.shuffle(d(1), x[0], x[2], [4]byte{2, 3, 6, 7})
-		c.shuffle(d(2), x[1], x[3], [4]byte{0, 1, 4, 5})
-		c.shuffle(d(3), x[1], x[3], [4]byte{2, 3, 6, 7})
+		c.transpose([4]uint32{d(0), d(1), d(2), d(3)}, [4]uint32{wl(wR), wl(wR + 1), wl(wR + 2), wl(wR + 3)}, x)
 		// Columns 4 (and 5): lanes 0 (and 1) of the tiles' tails.
 		s := [4]uint32{wl(wS), wl(wS + 1), wl(wS + 2), wl(wS + 3)}
 		c.shuffle(x[0], s[0], s[1], [4]byte{0, 4, 1, 5})

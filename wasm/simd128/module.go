@@ -93,6 +93,31 @@ func (c *code) simd(op uint32, memarg ...uint32) {
 	}
 }
 
+// param is one word of a parameter block: its byte offset and the i32
+// local it is loaded into.
+type param struct{ local, off uint32 }
+
+// newBody starts a function body with numI32 i32 locals then numV128
+// v128 ones, and loads the parameter block (its address, global 0, into
+// local block) word by word into its locals.
+func newBody(numI32, numV128, block uint32, params []param) code {
+	c := code{2}
+	c.u32(numI32)
+	c.op(typeI32)
+	c.u32(numV128)
+	c.op(typeV128)
+	c.op(opGlobalGet, 0)
+	c.set(block)
+	for _, p := range params {
+		c.get(block)
+		c.op(opI32Load)
+		c.u32(2)
+		c.u32(p.off)
+		c.set(p.local)
+	}
+	return c
+}
+
 // zero pushes an all-zero v128.
 func (c *code) zero() {
 	c.simd(simdConst)
@@ -203,23 +228,8 @@ const (
 // 8 accumulators, one B load and 8 splat loads per k), then a last odd A
 // panel (4×4 tiles), every B panel for each.
 func tilesBody() code {
-	c := code{2}
-	c.u32(numI32)
-	c.op(typeI32)
-	c.u32(numV128)
-	c.op(typeV128)
-	c.op(opGlobalGet, 0)
-	c.set(lParams)
-	for _, p := range []struct {
-		local, off uint32
-	}{{lA, paramA}, {lB, paramB}, {lC, paramC}, {lPanBytes, paramKB}, {lAPanels, paramAPanels},
-		{lBPanels, paramBPanels}, {lLDC, paramLDC}, {lAdd, paramAdd}} {
-		c.get(lParams)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(p.off)
-		c.set(p.local)
-	}
+	c := newBody(numI32, numV128, lParams, []param{{lA, paramA}, {lB, paramB}, {lC, paramC}, {lPanBytes, paramKB},
+		{lAPanels, paramAPanels}, {lBPanels, paramBPanels}, {lLDC, paramLDC}, {lAdd, paramAdd}})
 	c.get(lPanBytes)
 	c.i32(4)
 	c.op(opI32Shl)

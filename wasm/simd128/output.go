@@ -41,7 +41,8 @@ const (
 	vY   = vTmp + 24 // 16: Y[r·4 + c]
 	vS   = vY + 16   // 4: s12, d12, s34, d34
 	vT   = vS + 4    // 4: transpose scratch
-	vNum = vT + 4
+	vR   = vT + 4    // 4: one output row of each tile
+	vNum = vR + 4
 )
 
 func vl(i int) uint32 { return uint32(oNumI32 + i) }
@@ -121,26 +122,27 @@ func (c *code) shuffle(dst, x, y uint32, l [4]byte) {
 	c.set(dst)
 }
 
+// transpose emits the 4×4 transpose of the f32 lanes of src into dst
+// (dst[j] lane i = src[i] lane j), through the scratch locals w (dst may
+// not overlap src or w).
+func (c *code) transpose(dst, src, w [4]uint32) {
+	c.shuffle(w[0], src[0], src[1], [4]byte{0, 4, 1, 5})
+	c.shuffle(w[1], src[0], src[1], [4]byte{2, 6, 3, 7})
+	c.shuffle(w[2], src[2], src[3], [4]byte{0, 4, 1, 5})
+	c.shuffle(w[3], src[2], src[3], [4]byte{2, 6, 3, 7})
+	c.shuffle(dst[0], w[0], w[2], [4]byte{0, 1, 4, 5})
+	c.shuffle(dst[1], w[0], w[2], [4]byte{2, 3, 6, 7})
+	c.shuffle(dst[2], w[1], w[3], [4]byte{0, 1, 4, 5})
+	c.shuffle(dst[3], w[1], w[3], [4]byte{2, 3, 6, 7})
+}
+
 // outBody is the code of outF6 (a = 6) or outF5 (a = 5): for every output
 // channel and group of 4 tiles (one v128 of M per ξ, lanes = tiles), the
 // column pass, the row pass, then a 4×4 transpose per output row so each
 // tile's rows land contiguously in y.
 func outBody(a int) code {
-	c := code{2}
-	c.u32(oNumI32)
-	c.op(typeI32)
-	c.u32(vNum)
-	c.op(typeV128)
-	c.op(opGlobalGet, 0)
-	c.set(oP)
-	for _, p := range []struct{ local, off uint32 }{{oM, paramOutM}, {oXS, paramOutXS}, {oCount, paramOutCount},
-		{oTN, paramOutTN}, {oY, paramOutY}} {
-		c.get(oP)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(p.off)
-		c.set(p.local)
-	}
+	c := newBody(oNumI32, vNum, oP, []param{{oM, paramOutM}, {oXS, paramOutXS}, {oCount, paramOutCount},
+		{oTN, paramOutTN}, {oY, paramOutY}})
 	// for o := 0; o < count; o++ { for g := 0; g < tn; g += 4 { ... } }
 	c.i32(0)
 	c.set(oO)
@@ -203,24 +205,12 @@ func outBody(a int) code {
 	// Row r of tile q is lane q of Y[r][0..3]: transpose and store it at
 	// yptr + q·64 + r·16.
 	t := [4]uint32{vl(vT), vl(vT + 1), vl(vT + 2), vl(vT + 3)}
+	rows := [4]uint32{vl(vR), vl(vR + 1), vl(vR + 2), vl(vR + 3)}
 	for r := 0; r < 4; r++ {
-		y := [4]uint32{vl(vY + 4*r), vl(vY + 4*r + 1), vl(vY + 4*r + 2), vl(vY + 4*r + 3)}
-		c.shuffle(t[0], y[0], y[1], [4]byte{0, 4, 1, 5})
-		c.shuffle(t[1], y[0], y[1], [4]byte{2, 6, 3, 7})
-		c.shuffle(t[2], y[2], y[3], [4]byte{0, 4, 1, 5})
-		c.shuffle(t[3], y[2], y[3], [4]byte{2, 6, 3, 7})
-		for q, pick := range []struct {
-			x, y uint32
-			l    [4]byte
-		}{{t[0], t[2], [4]byte{0, 1, 4, 5}}, {t[0], t[2], [4]byte{2, 3, 6, 7}},
-			{t[1], t[3], [4]byte{0, 1, 4, 5}}, {t[1], t[3], [4]byte{2, 3, 6, 7}}} {
+		c.transpose(rows, [4]uint32{vl(vY + 4*r), vl(vY + 4*r + 1), vl(vY + 4*r + 2), vl(vY + 4*r + 3)}, t)
+		for q := range rows {
 			c.get(oYPtr)
-			c.get(pick.x)
-			c.get(pick.y)
-			c.simd(simdShuffle)
-			for _, l := range pick.l {
-				c.op(4*l, 4*l+1, 4*l+2, 4*l+3)
-			}
+			c.get(rows[q])
 			c.simd(simdStore, 2, uint32(q*64+r*16))
 		}
 	}

@@ -31,21 +31,8 @@ const (
 // pack4 is kernels.PackKernel: each panel's rows, four columns at a time,
 // transposed into the panel (a last kb%4 columns one float at a time).
 func packBody() code {
-	c := code{2}
-	c.u32(pNumI32)
-	c.op(typeI32)
-	c.u32(12) // 4 loaded, 4 scratch, 4 transposed
-	c.op(typeV128)
-	c.op(opGlobalGet, 0)
-	c.set(pP)
-	for _, p := range []struct{ local, off uint32 }{{pDst, paramPackDst}, {pA, paramPackA}, {pLDA, paramPackLDA},
-		{pPanels, paramPackPanels}, {pKB, paramPackKB}} {
-		c.get(pP)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(p.off)
-		c.set(p.local)
-	}
+	c := newBody(pNumI32, 12, pP, []param{{pDst, paramPackDst}, {pA, paramPackA}, {pLDA, paramPackLDA},
+		{pPanels, paramPackPanels}, {pKB, paramPackKB}}) // v128: 4 loaded, 4 scratch, 4 transposed
 	v := func(i int) uint32 { return uint32(pNumI32 + i) }
 	c.i32(0)
 	c.set(pIP)
@@ -87,22 +74,11 @@ func packBody() code {
 		c.simd(simdLoad, 2, 0)
 		c.set(v(i))
 	}
-	c.shuffle(v(4), v(0), v(1), [4]byte{0, 4, 1, 5})
-	c.shuffle(v(5), v(0), v(1), [4]byte{2, 6, 3, 7})
-	c.shuffle(v(6), v(2), v(3), [4]byte{0, 4, 1, 5})
-	c.shuffle(v(7), v(2), v(3), [4]byte{2, 6, 3, 7})
-	for q, pick := range []struct {
-		x, y uint32
-		l    [4]byte
-	}{{v(4), v(6), [4]byte{0, 1, 4, 5}}, {v(4), v(6), [4]byte{2, 3, 6, 7}},
-		{v(5), v(7), [4]byte{0, 1, 4, 5}}, {v(5), v(7), [4]byte{2, 3, 6, 7}}} {
+	cols := [4]uint32{v(8), v(9), v(10), v(11)}
+	c.transpose(cols, [4]uint32{v(0), v(1), v(2), v(3)}, [4]uint32{v(4), v(5), v(6), v(7)})
+	for q := range cols {
 		c.get(pOut)
-		c.get(pick.x)
-		c.get(pick.y)
-		c.simd(simdShuffle)
-		for _, l := range pick.l {
-			c.op(4*l, 4*l+1, 4*l+2, 4*l+3)
-		}
+		c.get(cols[q])
 		c.simd(simdStore, 2, uint32(16*q))
 	}
 	c.get(pOut)

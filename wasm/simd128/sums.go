@@ -65,18 +65,6 @@ const (
 
 func ul(i int) uint32 { return uint32(sNumI32 + i) }
 
-func (c *code) loadParams(list []struct{ local, off uint32 }) {
-	c.op(opGlobalGet, 0)
-	c.set(sP)
-	for _, p := range list {
-		c.get(sP)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(p.off)
-		c.set(p.local)
-	}
-}
-
 // gather pushes (rows[0][k], ..., rows[3][k]): four f32 loads at
 // local(sQ0+i) + k (k a local, in bytes).
 func (c *code) gather(k uint32) {
@@ -106,16 +94,8 @@ func (c *code) transpose4(k uint32) {
 		c.simd(simdLoad, 2, 0)
 		c.set(ul(uX + i))
 	}
-	x := [4]uint32{ul(uX), ul(uX + 1), ul(uX + 2), ul(uX + 3)}
-	w := [4]uint32{ul(uW), ul(uW + 1), ul(uW + 2), ul(uW + 3)}
-	c.shuffle(w[0], x[0], x[1], [4]byte{0, 4, 1, 5})
-	c.shuffle(w[1], x[0], x[1], [4]byte{2, 6, 3, 7})
-	c.shuffle(w[2], x[2], x[3], [4]byte{0, 4, 1, 5})
-	c.shuffle(w[3], x[2], x[3], [4]byte{2, 6, 3, 7})
-	c.shuffle(ul(uC), w[0], w[2], [4]byte{0, 1, 4, 5})
-	c.shuffle(ul(uC+1), w[0], w[2], [4]byte{2, 3, 6, 7})
-	c.shuffle(ul(uC+2), w[1], w[3], [4]byte{0, 1, 4, 5})
-	c.shuffle(ul(uC+3), w[1], w[3], [4]byte{2, 3, 6, 7})
+	c.transpose([4]uint32{ul(uC), ul(uC + 1), ul(uC + 2), ul(uC + 3)},
+		[4]uint32{ul(uX), ul(uX + 1), ul(uX + 2), ul(uX + 3)}, [4]uint32{ul(uW), ul(uW + 1), ul(uW + 2), ul(uW + 3)})
 }
 
 // splatAt pushes splat(f32 at local(base) + local(k) + off).
@@ -159,12 +139,7 @@ func (c *code) accumulate(acc uint32) {
 // edgesBody is edges4: causal.EdgeSums with lanes = the four edges of a
 // group, each lane summed exactly as absSumEdge4 sums that edge.
 func edgesBody() code {
-	c := code{2}
-	c.u32(sNumI32)
-	c.op(typeI32)
-	c.u32(uNum)
-	c.op(typeV128)
-	c.loadParams([]struct{ local, off uint32 }{{sX, paramSumX}, {sRows, paramSumRows}, {sY, paramSumY}, {sE, paramSumE},
+	c := newBody(sNumI32, uNum, sP, []param{{sX, paramSumX}, {sRows, paramSumRows}, {sY, paramSumY}, {sE, paramSumE},
 		{sT, paramSumT}, {sN, paramSumN}, {sM, paramSumM}, {sNeg, paramSumNeg}, {sS, paramSumS}, {sCount, paramSumCount}})
 	c.i32(0)
 	c.set(sG)
@@ -287,13 +262,8 @@ func (c *code) pairTerm(xrow, off, C uint32) {
 // pairsBody is pairs8: causal.PairSums with lanes = four targets, each
 // lane summed exactly as absSum8 sums that pair.
 func pairsBody() code {
-	c := code{2}
-	c.u32(sNumI32)
-	c.op(typeI32)
-	c.u32(uNum)
-	c.op(typeV128)
 	// sX = x0, sRows = x1 (see the parameter block)
-	c.loadParams([]struct{ local, off uint32 }{{sX, paramSumX}, {sRows, paramSumRows}, {sY, paramSumY},
+	c := newBody(sNumI32, uNum, sP, []param{{sX, paramSumX}, {sRows, paramSumRows}, {sY, paramSumY},
 		{sN, paramSumN}, {sM, paramSumM}, {sNeg, paramSumNeg}, {sS, paramSumS}, {sS1, paramSumS1}, {sCount, paramSumCount}})
 	c.i32(0)
 	c.set(sG)
