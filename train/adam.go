@@ -56,6 +56,19 @@ func (a *Adam) Update(params, grads nn.Params, lr float64) {
 	}
 }
 
+// AnnealedLR is a half-cosine anneal from lr0 (at done 0) to final (at done
+// >= steps, and beyond); a negative done gives lr0.
+func AnnealedLR(lr0, final float64, done, steps int64) float64 {
+	p := float64(done) / float64(steps)
+	switch {
+	case p <= 0:
+		return lr0
+	case p >= 1:
+		return final
+	}
+	return final + (lr0-final)*(1+math.Cos(math.Pi*p))/2
+}
+
 // DecayedLR is ExponentialLR stepped once per epoch.
 func DecayedLR(lr0, decay float64, epoch int) float64 {
 	return lr0 * math.Pow(decay, float64(epoch))

@@ -61,6 +61,14 @@ type Options struct {
 	// from about that fraction of the nodes: with 0.1 that alone costs the
 	// training CE about 0.1·ln(codes).
 	Dropout *float64 `json:",omitempty"`
+	// LRSteps > 0 anneals the learning rate along a half cosine, from the
+	// epoch's rate (LR times Decay per epoch) at step LRStart down to
+	// LRFinal at step LRStart+LRSteps, and keeps LRFinal after that. Zero
+	// (omitted) keeps the per-epoch exponential decay alone, so older
+	// checkpoints resume unchanged. SetLearningRate sets these on resume.
+	LRFinal float64 `json:",omitempty"`
+	LRStart int64   `json:",omitempty"`
+	LRSteps int64   `json:",omitempty"`
 }
 
 // dropout is the causal layer's feature dropout of a run.
@@ -105,6 +113,12 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: mode weights %v, want 3 non-negative numbers (base, action, causal) with a positive sum", o.ModeWeights)
 	case o.Dropout != nil && !(*o.Dropout >= 0 && *o.Dropout < 1):
 		return fmt.Errorf("train: dropout %v, want in [0, 1)", *o.Dropout)
+	case o.LRSteps < 0 || o.LRStart < 0:
+		return fmt.Errorf("train: learning-rate anneal from step %d over %d steps, want both >= 0", o.LRStart, o.LRSteps)
+	case o.LRSteps > 0 && !(o.LRFinal > 0 && o.LRFinal < 1):
+		return fmt.Errorf("train: final learning rate %v, want in (0, 1) with an anneal", o.LRFinal)
+	case o.LRSteps == 0 && (o.LRFinal != 0 || o.LRStart != 0):
+		return fmt.Errorf("train: final learning rate %v from step %d without an anneal length (LRSteps)", o.LRFinal, o.LRStart)
 	case o.EpochImages < 0:
 		return fmt.Errorf("train: epoch images %d, want >= 0", o.EpochImages)
 	}
@@ -253,8 +267,36 @@ func (t *Trainer) shuffle() {
 	r.Shuffle(n, func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] })
 }
 
-// LR is the learning rate of the current epoch.
-func (t *Trainer) LR() float64 { return DecayedLR(t.Opts.LR, t.Opts.Decay, t.Epoch) }
+// LR is the learning rate of the next step: the epoch's (ExponentialLR),
+// annealed toward Opts.LRFinal when the run has an anneal.
+func (t *Trainer) LR() float64 {
+	lr := DecayedLR(t.Opts.LR, t.Opts.Decay, t.Epoch)
+	if t.Opts.LRSteps > 0 {
+		lr = AnnealedLR(lr, t.Opts.LRFinal, t.Step-t.Opts.LRStart, t.Opts.LRSteps)
+	}
+	return lr
+}
+
+// SetLearningRate changes the learning rate of a run from its current step
+// on (resume overrides): lr > 0 replaces Opts.LR, the rate before the
+// per-epoch decay; steps > 0 starts a half-cosine anneal at the current step
+// that reaches final after steps steps (final 0 with steps 0 leaves the
+// anneal as it is). Adam's moments and step count are kept. The settings
+// are validated, and stored in Opts, so checkpoints carry them.
+func (t *Trainer) SetLearningRate(lr, final float64, steps int64) error {
+	o := t.Opts
+	if lr != 0 {
+		o.LR = lr
+	}
+	if steps != 0 || final != 0 {
+		o.LRFinal, o.LRStart, o.LRSteps = final, t.Step, steps
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	t.Opts = o
+	return nil
+}
 
 // StepsPerEpoch is the number of full batches per epoch (the rest is dropped).
 func (t *Trainer) StepsPerEpoch() int { return t.epochN / t.Opts.Batch }

@@ -176,6 +176,11 @@ func TestOptionsErrors(t *testing.T) {
 		func(o *Options) { o.ModeWeights = []float64{1, -1, 1} },
 		func(o *Options) { o.Dropout = new(-0.1) },
 		func(o *Options) { o.Dropout = new(1.0) },
+		func(o *Options) { o.LRSteps = -1 },
+		func(o *Options) { o.LRSteps = 10 },
+		func(o *Options) { o.LRSteps, o.LRFinal = 10, 1 },
+		func(o *Options) { o.LRFinal = 1e-4 },
+		func(o *Options) { o.LRStart = 5 },
 	}
 	for i, f := range bad {
 		o := smokeOptions()
@@ -320,4 +325,102 @@ func slicesEqual(a, b []float32) bool {
 		}
 	}
 	return len(a) == len(b)
+}
+
+// TestAnnealedLR checks the half-cosine anneal's ends, middle and clamps.
+func TestAnnealedLR(t *testing.T) {
+	for _, c := range []struct {
+		done int64
+		want float64
+	}{{-3, 3e-4}, {0, 3e-4}, {50, 1.75e-4}, {100, 5e-5}, {250, 5e-5}} {
+		if got := AnnealedLR(3e-4, 5e-5, c.done, 100); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("AnnealedLR(3e-4, 5e-5, %d, 100) = %g, want %g", c.done, got, c.want)
+		}
+	}
+	if a, b := AnnealedLR(1, 0.1, 10, 100), AnnealedLR(1, 0.1, 11, 100); !(a > b && b > 0.1) {
+		t.Errorf("anneal not decreasing: %g then %g", a, b)
+	}
+}
+
+// TestSetLearningRateOnResume resumes a causal run with a new learning rate
+// and an anneal: the rate follows them from the resume step on, the
+// checkpoint keeps them (a second resume continues bit for bit with a run
+// that never stopped), bad values are refused and leave the run as it was,
+// and a checkpoint without an anneal stores none of its fields (so the
+// checkpoints of older runs, which have none, resume as before).
+func TestSetLearningRateOnResume(t *testing.T) {
+	a := causalSmoke(t, RecipeBalanced)
+	for range 3 {
+		if _, err := a.TrainStep(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck, err := a.Checkpoint(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ck, []byte("LRFinal")) || bytes.Contains(ck, []byte("LRSteps")) {
+		t.Error("a checkpoint without an anneal stores its fields")
+	}
+	b, _, err := Resume(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.LR() != 1e-2 {
+		t.Fatalf("resumed LR %g, want the run's 1e-2", b.LR())
+	}
+	for _, bad := range []struct {
+		lr, final float64
+		steps     int64
+	}{{-1, 0, 0}, {2, 0, 0}, {0, 1e-3, 0}, {0, 0, 5}, {0, 1.5, 5}, {0, 1e-3, -5}} {
+		if err := b.SetLearningRate(bad.lr, bad.final, bad.steps); err == nil {
+			t.Errorf("SetLearningRate(%g, %g, %d) accepted", bad.lr, bad.final, bad.steps)
+		}
+	}
+	if b.Opts.LR != 1e-2 || b.Opts.LRSteps != 0 {
+		t.Fatalf("refused settings changed the run: %+v", b.Opts)
+	}
+	if err := b.SetLearningRate(4e-3, 1e-3, 4); err != nil {
+		t.Fatal(err)
+	}
+	var lrs []float64
+	for range 2 {
+		r, err := b.TrainStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lrs = append(lrs, r.LR)
+	}
+	ck2, err := b.Checkpoint(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := Resume(ck2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Opts.LR != 4e-3 || c.Opts.LRFinal != 1e-3 || c.Opts.LRStart != 3 || c.Opts.LRSteps != 4 {
+		t.Fatalf("checkpoint options %+v, want LR 4e-3 annealed to 1e-3 over steps 3..7", c.Opts)
+	}
+	for range 4 {
+		rb, err := b.TrainStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := c.TrainStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rb.LR != rc.LR || rb.Total != rc.Total {
+			t.Fatalf("step %d: straight lr %g loss %v, resumed lr %g loss %v", rb.Step, rb.LR, rb.Total, rc.LR, rc.Total)
+		}
+		lrs = append(lrs, rb.LR)
+	}
+	want := []float64{4e-3, 1e-3 + 3e-3*(1+math.Cos(math.Pi/4))/2, 2.5e-3, 1e-3 + 3e-3*(1+math.Cos(3*math.Pi/4))/2, 1e-3, 1e-3}
+	for i := range want {
+		if math.Abs(lrs[i]-want[i]) > 1e-15 {
+			t.Errorf("learning rates %g, want %g", lrs, want)
+			break
+		}
+	}
 }

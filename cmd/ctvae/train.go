@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	ckptEvery := fs.Float64("checkpoint-minutes", 5, "minutes between checkpoints")
 	csvPath := fs.String("csv", "", "loss log, appended (default: OUT.csv)")
 	batch := fs.Int("batch", def.Batch, "batch size")
-	lr := fs.Float64("lr", def.LR, "Adam learning rate")
+	lr := fs.Float64("lr", def.LR, "Adam learning rate (given with --resume, it replaces the checkpoint's)")
+	lrFinal := fs.Float64("lr-final", 0, "anneal the learning rate along a half cosine to this value over --lr-steps steps, starting at the run's current step (also on --resume)")
+	lrSteps := fs.Int64("lr-steps", 0, "length in steps of the --lr-final anneal")
 	decay := fs.Float64("decay", def.Decay, "learning-rate factor per epoch")
 	epochImages := fs.Int("epoch-images", 0, "images per epoch for reshuffling and LR decay (0: the whole train split)")
 	shards := fs.Int("shards", def.Shards, "parallel parts of each batch (results depend on it, not on the cores)")
@@ -64,6 +67,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *csvPath == "" {
 		*csvPath = *out + ".csv"
 	}
+	if (*lrFinal != 0) != (*lrSteps != 0) {
+		return fmt.Errorf("--lr-final %v and --lr-steps %d: give both or neither", *lrFinal, *lrSteps)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var tr *train.Trainer
 	var before float64
 	if *resume != "" {
@@ -116,6 +124,24 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if tr, err = train.New(ds, cfg, opts, init); err != nil {
 			return err
 		}
+	}
+	// Learning-rate overrides: on resume an explicit --lr replaces the
+	// checkpoint's, and --lr-final/--lr-steps start an anneal at the current
+	// step; both are stored in the checkpoints written from here on.
+	if over := *resume != "" && set["lr"]; over || *lrSteps != 0 {
+		newLR := 0.0
+		if over {
+			newLR = *lr
+		}
+		was := tr.LR()
+		if err := tr.SetLearningRate(newLR, *lrFinal, *lrSteps); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("learning rate from step %d: %.3g (was %.3g)", tr.Step, tr.LR(), was)
+		if *lrSteps != 0 {
+			msg += fmt.Sprintf(", half-cosine anneal to %.3g at step %d", *lrFinal, tr.Step+*lrSteps)
+		}
+		fmt.Fprintln(stderr, msg)
 	}
 	csv, err := os.OpenFile(*csvPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

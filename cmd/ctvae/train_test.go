@@ -98,3 +98,49 @@ func TestTrainEvalCLIBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainResumeLearningRate resumes a run with an explicit --lr and a
+// --lr-final/--lr-steps anneal: the override is logged, the loss log shows
+// the new rates, and a second resume without the flags keeps the anneal's
+// end (the checkpoint recorded it) without logging an override.
+func TestTrainResumeLearningRate(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.json")
+	if err := os.WriteFile(cfg, []byte(`{"in_channels": 1, "img_size": 64, "hidden_dims": [4, 8, 8], "embedding_dim": 8,
+		"num_embeddings": 16, "codebooks": 1, "residual_layers": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "vq.safetensors")
+	code, o, errs := runCLI(t, "train", "--dataset", "dsprites", "--config", cfg, "--steps", "2", "--batch", "4",
+		"--epoch-images", "8", "--decay", "1", "--lr", "5e-4", "--out", out)
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, o, errs)
+	}
+	code, o, errs = runCLI(t, "train", "--resume", out+".ckpt", "--steps", "5", "--lr", "2e-3", "--lr-final", "1e-3", "--lr-steps", "2", "--out", out)
+	if want := "learning rate from step 2: 0.002 (was 0.0005), half-cosine anneal to 0.001 at step 4"; code != 0 || !strings.Contains(errs, want) {
+		t.Fatalf("train --resume --lr: exit %d, want %q in stderr\n%s\n%s", code, want, o, errs)
+	}
+	code, o, errs = runCLI(t, "train", "--resume", out+".ckpt", "--steps", "6", "--out", out)
+	if code != 0 || strings.Contains(errs, "learning rate from") {
+		t.Fatalf("plain resume: exit %d\n%s\n%s", code, o, errs)
+	}
+	csv, err := os.ReadFile(out + ".csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lrs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(csv)), "\n")[1:] {
+		lrs = append(lrs, strings.Split(line, ",")[2])
+	}
+	if got, want := strings.Join(lrs, " "), "0.0005 0.0005 0.002 0.0015 0.001 0.001"; got != want {
+		t.Errorf("learning rates in the loss log: %s, want %s", got, want)
+	}
+	code, _, errs = runCLI(t, "train", "--resume", out+".ckpt", "--lr-final", "1e-4", "--out", out)
+	if code != 1 || !strings.Contains(errs, "give both or neither") {
+		t.Errorf("--lr-final without --lr-steps: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = runCLI(t, "train", "--resume", out+".ckpt", "--lr", "3", "--out", out)
+	if code != 1 || !strings.Contains(errs, "learning rate 3, want in (0, 1)") {
+		t.Errorf("--lr 3 on resume: exit %d, stderr %q", code, errs)
+	}
+}
