@@ -55,6 +55,10 @@ type Platform interface {
 	// Mark records a named moment of the page's start-up on the browser's
 	// performance timeline (performance.mark), for the load benchmark.
 	Mark(name string)
+	// Kernel is what the engine computes with, from its last ready
+	// message: "simd128" (WebAssembly SIMD) or "go" (Go's scalar code);
+	// "" before the first.
+	Kernel() string
 	// OnRestart registers f to hear about engine restarts: when the worker
 	// crashed, requests in flight fail with code "crashed", a new worker
 	// starts and gets the last loaded weights before any other request. f

@@ -27,6 +27,7 @@ type fakePlatform struct {
 }
 
 func (f *fakePlatform) OnRestart(fn func(Restart)) { f.onRestart = fn }
+func (f *fakePlatform) Kernel() string             { return "simd128" }
 
 func (f *fakePlatform) Call(ctx context.Context, req protocol.Request, progress func(done, total int)) (protocol.Response, error) {
 	f.mu.Lock()
@@ -150,6 +151,12 @@ func TestRootLoadEditRetrieve(t *testing.T) {
 	}
 	if len(c.Timings) == 0 {
 		t.Fatal("no timings recorded")
+	}
+	if c.Kernel != "simd128" || !strings.Contains(KernelText(c.Kernel), "WebAssembly SIMD") {
+		t.Fatalf("kernel %q shown as %q", c.Kernel, KernelText(c.Kernel))
+	}
+	if KernelText("") != "" || !strings.Contains(KernelText("go"), "no WebAssembly SIMD") {
+		t.Fatal("KernelText: nothing before the engine said, the reason for Go's kernels")
 	}
 }
 

@@ -433,6 +433,9 @@ func TestBrowserUI(t *testing.T) {
 	if len(options) != 2 {
 		t.Fatalf("the model picker lists %q, want the two shipped test models", options)
 	}
+	if note := p.str(`document.querySelector('[aria-labelledby="h-time"] .note').textContent`); !strings.Contains(note, "WebAssembly SIMD kernels") {
+		t.Fatalf("the timings panel says %q, want the engine's WebAssembly SIMD kernels named", note)
+	}
 	benchf("cold load to interactive (navigation to the small model loaded and the first reconstruction shown): %.0f ms", cold)
 	benchf("cold load timeline (ms from navigation): %s", p.str(timeline))
 

@@ -46,6 +46,7 @@ type platform struct {
 	nextID     int64
 	lastLoad   *protocol.Request // the last successful load (weights and checksum), repeated after a crash
 	restarting bool              // a restarted worker has not reloaded the weights yet
+	kernel     string            // the engine's kernels, from its ready message
 	dead       error             // set when the engine could not be restarted
 	onRestart  func(ui.Restart)
 	listeners  []safejs.Func
@@ -307,6 +308,9 @@ func (p *platform) receive(w safejs.Value, ev safejs.Value, said chan struct{}) 
 	switch head.Type {
 	case protocol.TypeReady:
 		p.Mark("worker-ready")
+		p.mu.Lock()
+		p.kernel = head.Kernel
+		p.mu.Unlock()
 		close(said)
 		return
 	case "fatal":
@@ -1043,6 +1047,13 @@ func (p *platform) Fill(id string, ver uint64, html func() string) error {
 		return err
 	}
 	return el.Set("ctvaeVer", float64(ver))
+}
+
+// Kernel implements ui.Platform.
+func (p *platform) Kernel() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kernel
 }
 
 // Mark implements ui.Platform.
