@@ -1084,7 +1084,7 @@ func KernelText(kernel string) string {
 	case "simd128":
 		return "The engine runs its WebAssembly SIMD kernels."
 	case "go":
-		return "The engine runs Go's scalar kernels (this browser has no WebAssembly SIMD), 3-4x slower."
+		return "The engine runs Go's scalar kernels, 3-4x slower: its WebAssembly SIMD ones could not start in this browser (the console says why)."
 	}
 	return ""
 }
