@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"syscall/js"
 	"unsafe"
 
@@ -29,6 +30,9 @@ var (
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
+	// callMu makes the calls one at a time (the engine makes them from
+	// one goroutine; a second caller must not rewrite the block meanwhile).
+	callMu sync.Mutex
 )
 
 // Install compiles the kernel module against the memory the host
@@ -144,6 +148,8 @@ func Pack(dst, a []float32, lda, panels, kb int) {
 	if panels < 1 || kb < 1 || lda < kb || len(dst) < panels*4*kb || len(a) < (panels*4-1)*lda+kb {
 		panic(fmt.Sprintf("simd128: Pack: %d panels, kb %d, lda %d on slices of %d and %d", panels, kb, lda, len(dst), len(a)))
 	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
 	p := params
 	p[paramPackDst/4] = addr(dst)
 	p[paramPackA/4] = addr(a)
@@ -164,6 +170,8 @@ func EdgeSums(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, 
 	if len(t) == 0 {
 		return
 	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
 	p := params
 	p[paramSumX/4] = addr(x)
 	p[paramSumRows/4] = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(rows))))
@@ -189,6 +197,8 @@ func PairSums(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) 
 	if count == 0 {
 		return
 	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
 	p := params
 	p[paramSumX/4] = addr(x0)
 	p[paramSumRows/4] = addr(x1)
@@ -223,6 +233,8 @@ func WinogradInput(pad []float32, plane, cin int, offs []int32, wp int, v []floa
 		panic(fmt.Sprintf("simd128: WinogradInput: a %d, %d channels, %d tiles, wp %d, plane %d, vsz %d on slices of %d and %d",
 			a, cin, tn, wp, plane, vsz, len(pad), len(v)))
 	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
 	p := params
 	p[paramInPad/4] = addr(pad)
 	p[paramInPlane/4] = uint32(4 * plane)
@@ -247,6 +259,8 @@ func WinogradOutput(m []float32, xiStride, count, tn, a int, y []float32) {
 		panic(fmt.Sprintf("simd128: WinogradOutput: a %d, %d channels, %d tiles, ξ stride %d on slices of %d and %d",
 			a, count, tn, xiStride, len(m), len(y)))
 	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
 	p := params
 	p[paramOutM/4] = addr(m)
 	p[paramOutXS/4] = uint32(4 * xiStride)
@@ -268,6 +282,8 @@ func Tiles(a, b, c []float32, kb, aPanels, bPanels, ldc int, add bool) {
 		panic(fmt.Sprintf("simd128: Tiles: kb %d, %d×%d panels, ldc %d on slices of %d, %d, %d",
 			kb, aPanels, bPanels, ldc, len(a), len(b), len(c)))
 	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
 	p := params
 	p[paramA/4] = addr(a)
 	p[paramB/4] = addr(b)
