@@ -1,16 +1,24 @@
-// Package simd128 gives the wasm engine a WebAssembly SIMD (simd128)
-// kernel for the full register tiles of every GEMM, the work behind each
-// convolution and the causal layer. Go's wasm port emits no SIMD and keeps
-// 16 float registers, so its scalar tile kernel runs at about 2 GFLOP/s
-// under V8; the same tiles in f32x4 run several times faster.
+// Package simd128 gives the wasm engine WebAssembly SIMD (simd128)
+// versions of the runtime's hottest loops. Go's wasm port emits no SIMD and
+// keeps 16 float registers, so its scalar GEMM tile runs at about 2 GFLOP/s
+// under V8; in f32x4 the same tiles run at 10-20.
 //
-// Module builds the kernel as a small WebAssembly module (written here,
-// byte by byte, no toolchain) that imports the Go program's own memory and
-// reads the packed panels where Go left them. Install (js/wasm only)
-// compiles it, checks it against the Go kernel and hands it to
-// kernels.SetPanelKernel. The kernel does exactly the Go kernel's float32
-// operations in the same order (one multiply, one add per term, no fused
-// multiply-add), so results are bit-identical with and without it.
+// Module builds one small WebAssembly module (written here, byte by byte,
+// no toolchain; module_data.go holds its bytes, generated) that imports the
+// Go program's own memory and works on the buffers where Go left them:
+//
+//   - tiles: the full register tiles of every GEMM block (kernels.PanelKernel)
+//   - pack4: the packing of A's whole panels (kernels.PackKernel)
+//   - in6, in5, out6, out5: the Winograd input and output transforms of
+//     F(4×4,3×3) and F(4×4,2×2) (kernels.WinogradInputKernel, ...OutputKernel)
+//   - edges4, pairs8: the causal layer's absolute-value sums
+//     (causal.EdgeSums, causal.PairSums)
+//
+// Install (js/wasm only) compiles it against the memory the host published,
+// checks it against the Go code and hands each function to the runtime's
+// hook. Each lane does exactly the float32 operations of the Go code in the
+// same order (one multiply and one add per term, no fused multiply-add), so
+// results are bit-identical with and without the module.
 package simd128
 
 //go:generate go run gen_module.go
