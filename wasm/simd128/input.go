@@ -70,6 +70,17 @@ func (c *code) vmul()                       { c.simd(simdF32x4Mul) }
 func (c *code) kmul(k float32)              { c.vconst(k); c.vmul() } // top·k, as Go's k*x (commutative)
 func (c *code) pair(op uint32, x, y uint32) { c.get(x); c.get(y); c.simd(op) }
 
+// affine emits dst = ((a op b)·k op2 d) + e, Go's k*(a op b) op2 d + e.
+func (c *code) affine(dst uint32, op, a, b uint32, k float32, op2, d, e uint32) {
+	c.pair(op, a, b)
+	c.kmul(k)
+	c.get(d)
+	c.simd(op2)
+	c.get(e)
+	c.vadd()
+	c.set(dst)
+}
+
 // bt emits Bᵀ·x for one column x (a = 6: kernels' bt6, a = 5: bt5),
 // operation for operation as the Go code, into y[0..a-1].
 func (c *code) bt(a int, x []uint32, y []uint32) {
@@ -84,37 +95,13 @@ func (c *code) bt(a int, x []uint32, y []uint32) {
 		c.vadd()
 		c.set(y[0])
 		// y1 = -4*(x1+x2) + x3 + x4
-		c.pair(simdF32x4Add, x[1], x[2])
-		c.kmul(-4)
-		c.get(x[3])
-		c.vadd()
-		c.get(x[4])
-		c.vadd()
-		c.set(y[1])
+		c.affine(y[1], simdF32x4Add, x[1], x[2], -4, simdF32x4Add, x[3], x[4])
 		// y2 = 4*(x1-x2) - x3 + x4
-		c.pair(simdF32x4Sub, x[1], x[2])
-		c.kmul(4)
-		c.get(x[3])
-		c.vsub()
-		c.get(x[4])
-		c.vadd()
-		c.set(y[2])
+		c.affine(y[2], simdF32x4Sub, x[1], x[2], 4, simdF32x4Sub, x[3], x[4])
 		// y3 = 2*(x3-x1) - x2 + x4
-		c.pair(simdF32x4Sub, x[3], x[1])
-		c.kmul(2)
-		c.get(x[2])
-		c.vsub()
-		c.get(x[4])
-		c.vadd()
-		c.set(y[3])
+		c.affine(y[3], simdF32x4Sub, x[3], x[1], 2, simdF32x4Sub, x[2], x[4])
 		// y4 = 2*(x1-x3) - x2 + x4
-		c.pair(simdF32x4Sub, x[1], x[3])
-		c.kmul(2)
-		c.get(x[2])
-		c.vsub()
-		c.get(x[4])
-		c.vadd()
-		c.set(y[4])
+		c.affine(y[4], simdF32x4Sub, x[1], x[3], 2, simdF32x4Sub, x[2], x[4])
 		// y5 = 4*x1 - 5*x3 + x5
 		c.get(x[1])
 		c.kmul(4)
@@ -127,13 +114,7 @@ func (c *code) bt(a int, x []uint32, y []uint32) {
 		return
 	}
 	// y0 = 2*(x0-x2) - x1 + x3
-	c.pair(simdF32x4Sub, x[0], x[2])
-	c.kmul(2)
-	c.get(x[1])
-	c.vsub()
-	c.get(x[3])
-	c.vadd()
-	c.set(y[0])
+	c.affine(y[0], simdF32x4Sub, x[0], x[2], 2, simdF32x4Sub, x[1], x[3])
 	// y1 = x3 - 2*x1 - x2
 	c.get(x[3])
 	c.get(x[1])
@@ -155,13 +136,7 @@ func (c *code) bt(a int, x []uint32, y []uint32) {
 	c.pair(simdF32x4Sub, x[3], x[1])
 	c.set(y[3])
 	// y4 = 2*(x1-x3) - x2 + x4
-	c.pair(simdF32x4Sub, x[1], x[3])
-	c.kmul(2)
-	c.get(x[2])
-	c.vsub()
-	c.get(x[4])
-	c.vadd()
-	c.set(y[4])
+	c.affine(y[4], simdF32x4Sub, x[1], x[3], 2, simdF32x4Sub, x[2], x[4])
 }
 
 // inBody is the code of inF6 (a = 6) or inF5 (a = 5): for every channel
@@ -173,10 +148,7 @@ func inBody(a int) code {
 		{iOffs, paramInOffs}, {iTN, paramInTN}, {iWP, paramInWP}, {iV, paramInV}, {iVSZ, paramInVSZ}})
 	c.i32(0)
 	c.set(iC)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(iC)
-	c.get(iCIn)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(iC, 0, iCIn)
 	// p0 = c &^ 255; kb = min(256, cin-p0); vc = v + (p0·tn + (c-p0)·4)·4;
 	// padc = pad + c·plane
 	c.get(iC)
@@ -214,10 +186,7 @@ func inBody(a int) code {
 	c.set(iPadC)
 	c.i32(0)
 	c.set(iG)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(iG)
-	c.get(iTN)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(iG, 0, iTN)
 	// q_k = padc + offs[g+k]·4
 	for k := 0; k < 4; k++ {
 		c.get(iG)
@@ -307,16 +276,8 @@ func inBody(a int) code {
 			c.simd(simdStore, 2, 0)
 		}
 	}
-	c.get(iG)
-	c.i32(4)
-	c.op(opI32Add)
-	c.set(iG)
-	c.op(opBr, 0, opEnd, opEnd)
-	c.get(iC)
-	c.i32(1)
-	c.op(opI32Add)
-	c.set(iC)
-	c.op(opBr, 0, opEnd, opEnd)
+	c.next(iG, 4)
+	c.next(iC, 1)
 	c.op(opEnd)
 	return c
 }

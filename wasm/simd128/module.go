@@ -126,6 +126,28 @@ func newBody(numI32, numV128, block uint32, params []param) code {
 	return c
 }
 
+// loopUntil opens a loop whose test, at the top, leaves it when x+ahead >=
+// limit (unsigned; x and limit locals); next closes it.
+func (c *code) loopUntil(x uint32, ahead int32, limit uint32) {
+	c.op(opBlock, blockVoid, opLoop, blockVoid)
+	c.get(x)
+	if ahead != 0 {
+		c.i32(ahead)
+		c.op(opI32Add)
+	}
+	c.get(limit)
+	c.op(opI32GeU, opBrIf, 1)
+}
+
+// next closes a loopUntil loop: x += step, then back to the test.
+func (c *code) next(x uint32, step int32) {
+	c.get(x)
+	c.i32(step)
+	c.op(opI32Add)
+	c.set(x)
+	c.op(opBr, 0, opEnd, opEnd)
+}
+
 // zero pushes an all-zero v128.
 func (c *code) zero() {
 	c.simd(simdConst)
@@ -243,21 +265,12 @@ func tilesBody() code {
 	c.op(opI32Shl)
 	c.set(lPanBytes)
 
-	// for ip := 0; aPanels-ip >= 2; ip += 2 { rowTiles(2) }
+	// for ip := 0; ip+1 < aPanels; ip += 2 { rowTiles(2) }
 	c.i32(0)
 	c.set(lIP)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(lAPanels)
-	c.get(lIP)
-	c.op(opI32Sub)
-	c.i32(2)
-	c.op(opI32LtU, opBrIf, 1)
+	c.loopUntil(lIP, 1, lAPanels)
 	c.rowTiles(2)
-	c.get(lIP)
-	c.i32(2)
-	c.op(opI32Add)
-	c.set(lIP)
-	c.op(opBr, 0, opEnd, opEnd)
+	c.next(lIP, 2)
 	// if ip < aPanels { rowTiles(1) }
 	c.get(lIP)
 	c.get(lAPanels)
@@ -285,10 +298,7 @@ func (c *code) rowTiles(panels int) {
 	}
 	c.i32(0)
 	c.set(lJP)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(lJP)
-	c.get(lBPanels)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(lJP, 0, lBPanels)
 	// bPan = b + jp·panBytes; accumulators = 0
 	c.get(lB)
 	c.get(lJP)
@@ -348,11 +358,7 @@ func (c *code) rowTiles(panels int) {
 	c.op(opElse)
 	c.storeRows(rows, false)
 	c.op(opEnd)
-	c.get(lJP)
-	c.i32(1)
-	c.op(opI32Add)
-	c.set(lJP)
-	c.op(opBr, 0, opEnd, opEnd)
+	c.next(lJP, 1)
 }
 
 // storeRows stores the accumulators into rows cPtr, cPtr+ldc, ... (adding

@@ -146,16 +146,10 @@ func outBody(a int) code {
 	// for o := 0; o < count; o++ { for g := 0; g < tn; g += 4 { ... } }
 	c.i32(0)
 	c.set(oO)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(oO)
-	c.get(oCount)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(oO, 0, oCount)
 	c.i32(0)
 	c.set(oG)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(oG)
-	c.get(oTN)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(oG, 0, oTN)
 	// addr = m + (o·tn + g)·4; yptr = y + (o·tn + g)·64
 	c.get(oO)
 	c.get(oTN)
@@ -214,16 +208,8 @@ func outBody(a int) code {
 			c.simd(simdStore, 2, uint32(q*64+r*16))
 		}
 	}
-	c.get(oG)
-	c.i32(4)
-	c.op(opI32Add)
-	c.set(oG)
-	c.op(opBr, 0, opEnd, opEnd)
-	c.get(oO)
-	c.i32(1)
-	c.op(opI32Add)
-	c.set(oO)
-	c.op(opBr, 0, opEnd, opEnd)
+	c.next(oG, 4)
+	c.next(oO, 1)
 	c.op(opEnd)
 	return c
 }

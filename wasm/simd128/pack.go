@@ -38,10 +38,7 @@ func packBody() code {
 	c.set(pIP)
 	c.get(pDst)
 	c.set(pOut)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(pIP)
-	c.get(pPanels)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(pIP, 0, pPanels)
 	// r_i = a + (ip·4 + i)·lda
 	for i := 0; i < 4; i++ {
 		c.get(pIP)
@@ -60,12 +57,7 @@ func packBody() code {
 	c.i32(0)
 	c.set(pK)
 	// while k+4 <= kb: a 4×4 block (k counts floats)
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(pKB)
-	c.get(pK)
-	c.i32(4)
-	c.op(opI32Add)
-	c.op(opI32LtU, opBrIf, 1) // stop when kb < k+4
+	c.loopUntil(pK, 3, pKB)
 	for i := 0; i < 4; i++ {
 		c.get(uint32(pR0 + i))
 		c.get(pK)
@@ -85,16 +77,9 @@ func packBody() code {
 	c.i32(64)
 	c.op(opI32Add)
 	c.set(pOut)
-	c.get(pK)
-	c.i32(4)
-	c.op(opI32Add)
-	c.set(pK)
-	c.op(opBr, 0, opEnd, opEnd)
+	c.next(pK, 4)
 	// the last columns: out[r] = row_r[k]
-	c.op(opBlock, blockVoid, opLoop, blockVoid)
-	c.get(pK)
-	c.get(pKB)
-	c.op(opI32GeU, opBrIf, 1)
+	c.loopUntil(pK, 0, pKB)
 	for i := 0; i < 4; i++ {
 		c.get(pOut)
 		c.get(uint32(pR0 + i))
@@ -112,16 +97,8 @@ func packBody() code {
 	c.i32(16)
 	c.op(opI32Add)
 	c.set(pOut)
-	c.get(pK)
-	c.i32(1)
-	c.op(opI32Add)
-	c.set(pK)
-	c.op(opBr, 0, opEnd, opEnd)
-	c.get(pIP)
-	c.i32(1)
-	c.op(opI32Add)
-	c.set(pIP)
-	c.op(opBr, 0, opEnd, opEnd)
+	c.next(pK, 1)
+	c.next(pIP, 1)
 	c.op(opEnd)
 	return c
 }
