@@ -112,11 +112,11 @@ type winograd struct {
 	groups    int       // output-channel groups with their own tiles (4: D2S with r = 2, else 1)
 	gOut      int       // output channels per group, p.COut/groups
 	th, tw, T int       // tiles per image (rows, cols) and over the batch
-	tn        int       // T rounded up to whole B panels: the products' n and M's row length
+	tn        int       // T rounded up to whole B panels and groups of 4: the products' n and M's row length
 	usz       int       // length of one packed U[ξ]
 	u         []float32 // [groups][a·a] packed U[ξ] (packA layout), gOut×CIn each
 	vsz       int       // length of one packed V[ξ]
-	v         []float32 // [groups][a·a] packed V[ξ] (PackB layout), CIn×T each
+	v         []float32 // [groups][a·a] packed V[ξ] (PackB layout), CIn×tn each
 	hp, wp    int       // padded plane: th·m+2 rows of tw·m+2
 	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
 	mo        []float32 // [groups][a·a][gOut][tn]
@@ -200,13 +200,15 @@ func newWinograd(q ConvParams, m int) *winograd {
 	// The products run over whole B panels (V is zero past T): no edge
 	// tiles, which cost a kernel call of their own (the Go tile kernel
 	// when a faster one is installed); M's columns past T are ignored.
-	w.tn = roundUp(w.T, nr)
+	// Whole groups of four tiles too, the unit of the transform kernels
+	// (nr is 2, 4 or 8, so the larger of the two is a multiple of both).
+	w.tn = roundUp(w.T, max(nr, 4))
 	ng := w.groups * w.a * w.a
 	w.usz = packedASize(w.gOut, p.CIn)
 	w.u = make([]float32, ng*w.usz)
 	// The input transform writes V straight into the GEMM's packed B
 	// layout (zero past T, never written), so the products pack nothing.
-	w.vsz = PackedBSize(p.CIn, w.T)
+	w.vsz = PackedBSize(p.CIn, w.tn)
 	w.v = make([]float32, ng*w.vsz)
 	// Each input plane is copied inside a zero border wide enough for
 	// every tile (written once, never touched again), so the tiles are
@@ -457,7 +459,7 @@ func (w *winograd) inputChannel(c int) {
 			sy, sx := gr/2, gr%2 // D2S group (qy, qx): its tiles start that much later
 			for ty := 0; ty < w.th; ty++ {
 				for tx := 0; tx < w.tw; tx++ {
-					w.inputTile(pad[(ty*m+sy)*wp+tx*m+sx:], gr*a*a*w.vsz+packedBAt(p.CIn, w.T, c, n*tiles+ty*w.tw+tx), &d, &tmp)
+					w.inputTile(pad[(ty*m+sy)*wp+tx*m+sx:], gr*a*a*w.vsz+packedBAt(p.CIn, w.tn, c, n*tiles+ty*w.tw+tx), &d, &tmp)
 				}
 			}
 		}
@@ -600,15 +602,7 @@ func (w *winograd) outputChannel(o int) {
 		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
-				t := n*tiles + ty*w.tw + tx
-				idx := t                 // M[ξ][o][t], ξ = i·a + j
-				for i := 0; i < a; i++ { // nested: no division per element (a runtime call under wasm)
-					r := &mm[i]
-					for j := 0; j < a; j++ {
-						r[j] = mo[idx]
-						idx += stride
-					}
-				}
+				gatherTile(&mm, mo, n*tiles+ty*w.tw+tx, stride, a)
 				switch {
 				case a == 6:
 					transformF4(&mm, &y)
@@ -653,6 +647,18 @@ func (w *winograd) outputChannel(o int) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// gatherTile reads one tile's a×a products, mm[i][j] = m[idx + (i·a+j)·stride]
+// (nested loops: no division per element, a runtime call under wasm).
+func gatherTile(mm *[6][6]float32, m []float32, idx, stride, a int) {
+	for i := 0; i < a; i++ {
+		r := &mm[i]
+		for j := 0; j < a; j++ {
+			r[j] = m[idx]
+			idx += stride
 		}
 	}
 }
@@ -715,13 +721,7 @@ func WinogradOutputGo(m []float32, xiStride, count, tn, a int, y []float32) {
 	var mm [6][6]float32
 	for o := 0; o < count; o++ {
 		for t := 0; t < tn; t++ {
-			idx := o*tn + t
-			for i := 0; i < a; i++ {
-				for j := 0; j < a; j++ {
-					mm[i][j] = m[idx]
-					idx += xiStride
-				}
-			}
+			gatherTile(&mm, m, o*tn+t, xiStride, a)
 			yt := (*[16]float32)(y[(o*tn+t)*16 : (o*tn+t)*16+16])
 			if a == 6 {
 				transformF4(&mm, yt)
