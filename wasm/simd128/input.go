@@ -70,6 +70,18 @@ func (c *code) vmul()                       { c.simd(simdF32x4Mul) }
 func (c *code) kmul(k float32)              { c.vconst(k); c.vmul() } // top·k, as Go's k*x (commutative)
 func (c *code) pair(op uint32, x, y uint32) { c.get(x); c.get(y); c.simd(op) }
 
+// scaledDiff emits dst = (ka·a - kb·b) + e, Go's ka*a - kb*b + e.
+func (c *code) scaledDiff(dst uint32, ka float32, a uint32, kb float32, b, e uint32) {
+	c.get(a)
+	c.kmul(ka)
+	c.get(b)
+	c.kmul(kb)
+	c.vsub()
+	c.get(e)
+	c.vadd()
+	c.set(dst)
+}
+
 // affine emits dst = ((a op b)·k op2 d) + e, Go's k*(a op b) op2 d + e.
 func (c *code) affine(dst uint32, op, a, b uint32, k float32, op2, d, e uint32) {
 	c.pair(op, a, b)
@@ -86,14 +98,7 @@ func (c *code) affine(dst uint32, op, a, b uint32, k float32, op2, d, e uint32) 
 func (c *code) bt(a int, x []uint32, y []uint32) {
 	if a == 6 {
 		// y0 = 4*x0 - 5*x2 + x4
-		c.get(x[0])
-		c.kmul(4)
-		c.get(x[2])
-		c.kmul(5)
-		c.vsub()
-		c.get(x[4])
-		c.vadd()
-		c.set(y[0])
+		c.scaledDiff(y[0], 4, x[0], 5, x[2], x[4])
 		// y1 = -4*(x1+x2) + x3 + x4
 		c.affine(y[1], simdF32x4Add, x[1], x[2], -4, simdF32x4Add, x[3], x[4])
 		// y2 = 4*(x1-x2) - x3 + x4
@@ -103,14 +108,7 @@ func (c *code) bt(a int, x []uint32, y []uint32) {
 		// y4 = 2*(x1-x3) - x2 + x4
 		c.affine(y[4], simdF32x4Sub, x[1], x[3], 2, simdF32x4Sub, x[2], x[4])
 		// y5 = 4*x1 - 5*x3 + x5
-		c.get(x[1])
-		c.kmul(4)
-		c.get(x[3])
-		c.kmul(5)
-		c.vsub()
-		c.get(x[5])
-		c.vadd()
-		c.set(y[5])
+		c.scaledDiff(y[5], 4, x[1], 5, x[3], x[5])
 		return
 	}
 	// y0 = 2*(x0-x2) - x1 + x3
@@ -124,14 +122,7 @@ func (c *code) bt(a int, x []uint32, y []uint32) {
 	c.vsub()
 	c.set(y[1])
 	// y2 = 2*x1 - 3*x2 + x3
-	c.get(x[1])
-	c.kmul(2)
-	c.get(x[2])
-	c.kmul(3)
-	c.vsub()
-	c.get(x[3])
-	c.vadd()
-	c.set(y[2])
+	c.scaledDiff(y[2], 2, x[1], 3, x[2], x[3])
 	// y3 = x3 - x1
 	c.pair(simdF32x4Sub, x[3], x[1])
 	c.set(y[3])
@@ -188,21 +179,7 @@ func inBody(a int) code {
 	c.set(iG)
 	c.loopUntil(iG, 0, iTN)
 	// q_k = padc + offs[g+k]·4
-	for k := 0; k < 4; k++ {
-		c.get(iG)
-		c.i32(2)
-		c.op(opI32Shl)
-		c.get(iOffs)
-		c.op(opI32Add)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(uint32(4 * k))
-		c.i32(2)
-		c.op(opI32Shl)
-		c.get(iPadC)
-		c.op(opI32Add)
-		c.set(uint32(iQ0 + k))
-	}
+	c.pointers4(iQ0, iG, 2, iOffs, iPadC)
 	c.i32(0)
 	c.set(iRO)
 	for i := 0; i < a; i++ {

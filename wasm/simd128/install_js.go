@@ -223,12 +223,8 @@ func b2u(b bool) uint32 {
 // like Tiles it checks the slice lengths itself.
 func WinogradInput(pad []float32, plane, cin int, offs []int32, wp int, v []float32, vsz, a int) {
 	tn := len(offs)
-	maxOff := int32(-1)
-	for _, o := range offs {
-		maxOff = max(maxOff, o)
-	}
 	if (a != 5 && a != 6) || cin < 1 || tn < 4 || tn%4 != 0 || tn > 512 || wp < a || plane < a*wp ||
-		offs[0] < 0 || slices.Min(offs) < 0 || (cin-1)*plane+int(maxOff)+(a-1)*wp+a > len(pad) ||
+		slices.Min(offs) < 0 || (cin-1)*plane+int(slices.Max(offs))+(a-1)*wp+a > len(pad) ||
 		vsz < kernels.PackedBSize(cin, tn) || len(v) < (a*a-1)*vsz+kernels.PackedBSize(cin, tn) {
 		panic(fmt.Sprintf("simd128: WinogradInput: a %d, %d channels, %d tiles, wp %d, plane %d, vsz %d on slices of %d and %d",
 			a, cin, tn, wp, plane, vsz, len(pad), len(v)))

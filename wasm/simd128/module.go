@@ -148,6 +148,35 @@ func (c *code) next(x uint32, step int32) {
 	c.op(opBr, 0, opEnd, opEnd)
 }
 
+// pointers4 sets the locals dst..dst+3 to base + table[(index<<shift)/4 +
+// k]·4 (k < 4): four float addresses from an int32 table of float offsets
+// (index counts entries when shift is 2, groups of four when it is 4).
+func (c *code) pointers4(dst, index uint32, shift int32, table, base uint32) {
+	for k := uint32(0); k < 4; k++ {
+		c.get(index)
+		c.i32(shift)
+		c.op(opI32Shl)
+		c.get(table)
+		c.op(opI32Add)
+		c.op(opI32Load)
+		c.u32(2)
+		c.u32(4 * k)
+		c.i32(2)
+		c.op(opI32Shl)
+		c.get(base)
+		c.op(opI32Add)
+		c.set(dst + k)
+	}
+}
+
+// zeroLocals sets the v128 locals to zero.
+func (c *code) zeroLocals(locals ...uint32) {
+	for _, l := range locals {
+		c.zero()
+		c.set(l)
+	}
+}
+
 // zero pushes an all-zero v128.
 func (c *code) zero() {
 	c.simd(simdConst)

@@ -145,21 +145,7 @@ func edgesBody() code {
 	c.set(sG)
 	c.loopUntil(sG, 0, sCount)
 	// q_i = x + rows[4g+i]·4; T = t[4g..4g+3]
-	for i := 0; i < 4; i++ {
-		c.get(sG)
-		c.i32(4)
-		c.op(opI32Shl)
-		c.get(sRows)
-		c.op(opI32Add)
-		c.op(opI32Load)
-		c.u32(2)
-		c.u32(uint32(4 * i))
-		c.i32(2)
-		c.op(opI32Shl)
-		c.get(sX)
-		c.op(opI32Add)
-		c.set(uint32(sQ0 + i))
-	}
+	c.pointers4(sQ0, sG, 4, sRows, sX)
 	c.get(sG)
 	c.i32(4)
 	c.op(opI32Shl)
@@ -167,10 +153,7 @@ func edgesBody() code {
 	c.op(opI32Add)
 	c.simd(simdLoad, 2, 0)
 	c.set(ul(uT))
-	for _, a := range []int{uA0, uA1, uR} {
-		c.zero()
-		c.set(ul(a))
-	}
+	c.zeroLocals(ul(uA0), ul(uA1), ul(uR))
 	c.i32(0)
 	c.set(sK)
 	// while k+12 < m: four k at once (a0 gets k, k+1; a1 gets k+2, k+3)
@@ -258,10 +241,7 @@ func pairsBody() code {
 		c.op(opI32Add)
 		c.set(uint32(sQ0 + i))
 	}
-	for _, a := range []int{uA0, uA1, uR, uU} { // a, b, t, u
-		c.zero()
-		c.set(ul(a))
-	}
+	c.zeroLocals(ul(uA0), ul(uA1), ul(uR), ul(uU)) // a, b, t, u
 	c.i32(0)
 	c.set(sK)
 	// while k+12 < m: the pairs (k, k+1) and (k+2, k+3)
