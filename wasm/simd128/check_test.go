@@ -1,0 +1,113 @@
+package simd128
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"ctvae/runtime/causal"
+	"ctvae/runtime/kernels"
+)
+
+// CompareOutput runs out and kernels.WinogradOutputGo on the same random
+// products (a·a matrices of count channels × tn tiles, ξ stride xiStride)
+// and reports the first output that differs in any bit, or a write past
+// the count·tn·16 outputs.
+func CompareOutput(out kernels.WinogradOutputKernel, r *rand.Rand, a, count, tn, xiStride int) error {
+	m := make([]float32, (a*a-1)*xiStride+count*tn)
+	for i := range m {
+		m[i] = r.Float32()*2 - 1
+	}
+	n := count * tn * 16
+	want := make([]float32, n+8)
+	for i := range want {
+		want[i] = r.Float32()
+	}
+	got := append([]float32(nil), want...)
+	kernels.WinogradOutputGo(m, xiStride, count, tn, a, want[:n])
+	out(m, xiStride, count, tn, a, got[:n])
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("simd128: output transform a %d, %d channels × %d tiles: element %d (channel %d, tile %d, row %d, column %d) is %g, the Go code gives %g",
+				a, count, tn, i, i/(tn*16), i/16%tn, i%16/4, i%4, got[i], want[i])
+		}
+	}
+	return nil
+}
+
+// CompareInput runs in and kernels.WinogradInputGo on the same random
+// padded planes (cin channels, tn tiles at random patch offsets) and
+// reports the first V value that differs in any bit, or a write outside
+// the packed values.
+func CompareInput(in kernels.WinogradInputKernel, r *rand.Rand, a, cin, tn int) error {
+	wp := a + 3 + r.IntN(9)
+	rows := a + 2 + r.IntN(6)
+	plane := rows*wp + r.IntN(5)
+	pad := make([]float32, cin*plane)
+	for i := range pad {
+		pad[i] = r.Float32()*2 - 1
+	}
+	offs := make([]int32, tn)
+	for t := range offs {
+		offs[t] = int32(r.IntN(rows-a+1)*wp + r.IntN(wp-a+1))
+	}
+	vsz := kernels.PackedBSize(cin, tn) + r.IntN(5)
+	n := (a*a-1)*vsz + kernels.PackedBSize(cin, tn)
+	want := make([]float32, n+8)
+	for i := range want {
+		want[i] = r.Float32()
+	}
+	got := append([]float32(nil), want...)
+	kernels.WinogradInputGo(pad, plane, cin, offs, wp, want[:n], vsz, a)
+	in(pad, plane, cin, offs, wp, got[:n], vsz, a)
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("simd128: input transform a %d, %d channels × %d tiles: value %d (ξ %d) is %g, the Go code gives %g",
+				a, cin, tn, i, i/vsz, got[i], want[i])
+		}
+	}
+	return nil
+}
+
+// CompareSums runs edges and pairs against causal.EdgeSumsGo and
+// causal.PairSumsGo on random rows of length n (every split q of the
+// paired part and both tail signs, count edges and targets) and reports
+// the first sum that differs in any bit.
+func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, count int) error {
+	vec := func(k int) []float32 {
+		v := make([]float32, k)
+		for i := range v {
+			v[i] = r.Float32()*2 - 1
+		}
+		return v
+	}
+	x, y, e, t := vec(9*n+3), vec(count*n), vec(n), vec(count)
+	rows := make([]int32, count)
+	for i := range rows {
+		rows[i] = int32(r.IntN(8*n + 4))
+	}
+	x0, x1 := vec(n), vec(n)
+	for q := 0; 2*q <= n; q++ {
+		for _, neg := range []bool{false, true} {
+			want, got := vec(count), vec(count)
+			copy(got, want)
+			causal.EdgeSumsGo(x, rows, y, e, t, n, q, neg, want)
+			edges(x, rows, y, e, t, n, q, neg, got)
+			for i := range want {
+				if got[i] != want[i] {
+					return fmt.Errorf("simd128: edge sums n %d, q %d, neg %v: edge %d is %g, the Go code gives %g", n, q, neg, i, got[i], want[i])
+				}
+			}
+			w0, w1, g0, g1 := vec(count), vec(count), vec(count), vec(count)
+			copy(g0, w0)
+			copy(g1, w1)
+			causal.PairSumsGo(x0, x1, y, n, count, q, neg, w0, w1)
+			pairs(x0, x1, y, n, count, q, neg, g0, g1)
+			for i := range w0 {
+				if g0[i] != w0[i] || g1[i] != w1[i] {
+					return fmt.Errorf("simd128: pair sums n %d, q %d, neg %v: target %d is %g, %g; the Go code gives %g, %g", n, q, neg, i, g0[i], g1[i], w0[i], w1[i])
+				}
+			}
+		}
+	}
+	return nil
+}
