@@ -886,3 +886,70 @@ func TestBatchedAbsSumsMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelDispatch installs Go kernels behind counters (a softmax that
+// does a varying prefix of the heads, as a SIMD kernel stopping early
+// would) and requires interventions and a retrieval to give the same bits
+// as the built-in code.
+func TestKernelDispatch(t *testing.T) {
+	c := Config{Nodes: 16, NodeDim: 8, ActionDim: 12, HiddenDims: []int{7, 4}}
+	p := testParams(c, 31)
+	rng := rand.New(rand.NewPCG(31, 32))
+	x, y := randomCodes(rng, c.Nodes, c.NodeDim), randomCodes(rng, c.Nodes, c.NodeDim)
+	run := func() (out []float32) {
+		l, err := New(c, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for a := -1; a < c.ActionDim; a++ {
+			if err := l.Forward(x, a, Mode, nil); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, l.Out().Logits...)
+		}
+		dist, probs := make([]float32, c.ActionDim), make([]float32, c.ActionDim)
+		if err := l.Retrieve(x, y, Mode, 1, nil, dist, probs); err != nil {
+			t.Fatal(err)
+		}
+		return append(append(out, dist...), probs...)
+	}
+	want := run()
+	var calls [3]int
+	H := c.ActionDim + 1
+	tmp, mx, sum, buf := make([]float32, (c.Nodes+1)*H), make([]float32, H), make([]float32, H), make([]float64, (c.Nodes+1)*H)
+	SetKernels(Kernels{
+		EdgeSums: func(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {
+			calls[0]++
+			EdgeSumsGo(x, rows, y, e, t, n, q, neg, s)
+		},
+		PairSums: func(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) {
+			calls[1]++
+			PairSumsGo(x0, x1, y, n, count, q, neg, s0, s1)
+		},
+		Softmax: func(sc []float32, edges, heads int) int {
+			calls[2]++
+			k := calls[2] % (heads/4 + 1) * 4 // 0, 4, 8, ...: every prefix in turn
+			// Heads [0, k) on their own, as the [edges, k] block they form.
+			for e := 0; e < edges; e++ {
+				copy(tmp[e*k:(e+1)*k], sc[e*heads:e*heads+k])
+			}
+			SoftmaxEdgesGo(tmp, edges, k, 0, mx, sum, buf)
+			for e := 0; e < edges; e++ {
+				copy(sc[e*heads:e*heads+k], tmp[e*k:(e+1)*k])
+			}
+			return k
+		},
+	})
+	defer SetKernels(Kernels{})
+	got := run()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("output %d = %g with the kernels, %g without", i, got[i], want[i])
+		}
+	}
+	for k, n := range calls {
+		if n == 0 {
+			t.Fatalf("kernel %d was never called", k)
+		}
+	}
+}

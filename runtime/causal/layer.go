@@ -725,32 +725,48 @@ func attScore(xl, xr, le, att []float32, w float32) float32 {
 }
 
 // softmaxEdges turns scores [edges, heads] into attention weights over the
-// edges, per head (PyG's softmax; its +1e-16 cannot change a sum >= 1):
-// w = e^(s - max) / Σ e^(s - max), the exponentials in float64 and the
-// rest in float32. All heads go together, edge by edge (so the exponentials
-// run as one kernels.ExpInPlace); each head's sum still runs in edge order.
+// edges, per head (PyG's softmax; its +1e-16 cannot change a sum >= 1).
+// The installed EdgeSoftmax does a prefix of the heads, SoftmaxEdgesGo the
+// rest.
 func (l *Layer) softmaxEdges(sc []float32, edges, heads int) {
+	from := 0
+	if heads >= 4 {
+		from = edgeSoftmax(sc, edges, heads)
+	}
+	SoftmaxEdgesGo(sc, edges, heads, from, l.smx, l.ssum, l.sbuf)
+}
+
+// SoftmaxEdgesGo is softmaxEdges in Go for the heads [from, heads) of the
+// scores sc [edges, heads]: w = e^(s - max) / Σ e^(s - max), the
+// exponentials in float64 (kernels.ExpInPlace) and the rest in float32,
+// each head's sum in edge order. mx and sum hold at least heads floats,
+// buf at least edges·(heads-from); their contents are scratch.
+func SoftmaxEdgesGo(sc []float32, edges, heads, from int, mx, sum []float32, buf []float64) {
+	w := heads - from
+	if w <= 0 {
+		return
+	}
 	sc = sc[:edges*heads]
-	mx, sum, buf := l.smx[:heads], l.ssum[:heads], l.sbuf[:edges*heads]
+	mx, sum, buf = mx[:w], sum[:w], buf[:edges*w]
 	for h := range mx {
 		mx[h], sum[h] = float32(math.Inf(-1)), 0
 	}
 	for e := 0; e < edges; e++ {
-		for h, v := range sc[e*heads : (e+1)*heads] {
+		for h, v := range sc[e*heads+from : (e+1)*heads] {
 			if v > mx[h] { // not max(): a runtime call under wasm; same result (a NaN score gives NaN weights either way)
 				mx[h] = v
 			}
 		}
 	}
 	for e := 0; e < edges; e++ {
-		b := buf[e*heads : (e+1)*heads]
-		for h, v := range sc[e*heads : (e+1)*heads] {
+		b := buf[e*w : (e+1)*w]
+		for h, v := range sc[e*heads+from : (e+1)*heads] {
 			b[h] = float64(v - mx[h])
 		}
 	}
 	kernels.ExpInPlace(buf)
 	for e := 0; e < edges; e++ {
-		row, b := sc[e*heads:(e+1)*heads], buf[e*heads:(e+1)*heads]
+		row, b := sc[e*heads+from:(e+1)*heads], buf[e*w:(e+1)*w]
 		for h := range row {
 			v := float32(b[h])
 			row[h] = v
@@ -758,7 +774,7 @@ func (l *Layer) softmaxEdges(sc []float32, edges, heads int) {
 		}
 	}
 	for e := 0; e < edges; e++ {
-		row := sc[e*heads : (e+1)*heads]
+		row := sc[e*heads+from : (e+1)*heads]
 		for h := range row {
 			row[h] /= sum[h]
 		}

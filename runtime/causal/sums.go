@@ -1,10 +1,11 @@
 package causal
 
-// The pairwise absolute-value sums are the layer's hottest loops (the
-// discoverers' rows and the GATv2 edge scores). They run batched through
-// two functions that an embedder may replace with faster ones giving the
-// same bits (the wasm engine installs WebAssembly SIMD versions, lanes =
-// the four edges or targets of a batch, each summed in the Go order).
+// The pairwise absolute-value sums (the discoverers' rows and the GATv2
+// edge scores) and the attention softmax are the layer's hottest loops.
+// They run batched through functions that an embedder may replace with
+// faster ones giving the same bits (the wasm engine installs WebAssembly
+// SIMD versions: lanes = the four edges or targets of a batch, or four
+// heads, each computed in the Go order).
 
 // EdgeSums computes absSumEdge4 for groups of four edges: for g <
 // len(t)/4 and lane i,
@@ -20,22 +21,43 @@ type EdgeSums func(x []float32, rows []int32, y, e, t []float32, n, q int, neg b
 // y_j) and absSum(x1, y_j) in absSum8's order.
 type PairSums func(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32)
 
+// EdgeSoftmax turns a prefix of the heads of edge scores sc [edges,
+// heads] (edges >= 1, heads >= 4) into attention weights exactly as
+// SoftmaxEdgesGo, and returns how many heads it did (k: heads [0, k)); the
+// layer does the rest in Go. A kernel may stop early, e.g. where an
+// exponential leaves the range it handles.
+type EdgeSoftmax func(sc []float32, edges, heads int) int
+
+// Kernels are the layer's replaceable loops; a nil field means the Go one.
+type Kernels struct {
+	EdgeSums EdgeSums
+	PairSums PairSums
+	Softmax  EdgeSoftmax
+}
+
 var (
-	edgeSums EdgeSums = EdgeSumsGo
-	pairSums PairSums = PairSumsGo
+	edgeSums    EdgeSums    = EdgeSumsGo
+	pairSums    PairSums    = PairSumsGo
+	edgeSoftmax EdgeSoftmax = noSoftmax
 )
 
-// SetSumKernels installs faster EdgeSums and PairSums (nil restores the Go
-// ones, EdgeSumsGo and PairSumsGo). Not safe to call while layers run.
-func SetSumKernels(edges EdgeSums, pairs PairSums) {
-	edgeSums, pairSums = edges, pairs
-	if edges == nil {
+// SetKernels installs faster kernels giving the same bits (a nil field
+// restores the Go one: EdgeSumsGo, PairSumsGo, no softmax heads done
+// outside SoftmaxEdgesGo). Not safe to call while layers run.
+func SetKernels(k Kernels) {
+	edgeSums, pairSums, edgeSoftmax = k.EdgeSums, k.PairSums, k.Softmax
+	if edgeSums == nil {
 		edgeSums = EdgeSumsGo
 	}
-	if pairs == nil {
+	if pairSums == nil {
 		pairSums = PairSumsGo
 	}
+	if edgeSoftmax == nil {
+		edgeSoftmax = noSoftmax
+	}
 }
+
+func noSoftmax([]float32, int, int) int { return 0 }
 
 // EdgeSumsGo is the Go EdgeSums.
 func EdgeSumsGo(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {

@@ -2,7 +2,9 @@ package simd128
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 
 	"ctvae/runtime/causal"
 	"ctvae/runtime/kernels"
@@ -107,6 +109,46 @@ func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, 
 					return fmt.Errorf("simd128: pair sums n %d, q %d, neg %v: target %d is %g, %g; the Go code gives %g, %g", n, q, neg, i, g0[i], g1[i], w0[i], w1[i])
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// CompareSoftmax runs softmax then causal.SoftmaxEdgesGo for the heads it
+// left, against causal.SoftmaxEdgesGo alone, on random scores [edges,
+// heads]; special puts a NaN, an infinity or a score 800 below the rest in
+// one random head, which the kernel must leave to Go from its group on.
+// It reports the first weight that differs in any bit (NaNs match NaNs)
+// and a kernel that does fewer heads than it must.
+func CompareSoftmax(softmax causal.EdgeSoftmax, r *rand.Rand, edges, heads int, special float32) error {
+	sc := make([]float32, edges*heads)
+	for i := range sc {
+		sc[i] = float32(r.NormFloat64() * 3)
+	}
+	bad := -1
+	if special != 0 {
+		bad = r.IntN(heads)
+		sc[r.IntN(edges)*heads+bad] = special
+	}
+	want, got := slices.Clone(sc), slices.Clone(sc)
+	mx, sum, buf := make([]float32, heads), make([]float32, heads), make([]float64, edges*heads)
+	causal.SoftmaxEdgesGo(want, edges, heads, 0, mx, sum, buf)
+	done := softmax(got, edges, heads)
+	wantDone := heads / 4 * 4
+	if bad >= 0 && bad < wantDone {
+		wantDone = bad / 4 * 4
+	}
+	if special == -800 && edges == 1 {
+		wantDone = heads / 4 * 4 // alone, the low score is its head's maximum
+	}
+	if done != wantDone {
+		return fmt.Errorf("simd128: softmax of %d edges × %d heads (special %g in head %d) did %d heads, want %d", edges, heads, special, bad, done, wantDone)
+	}
+	causal.SoftmaxEdgesGo(got, edges, heads, done, mx, sum, buf)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+			return fmt.Errorf("simd128: softmax of %d edges × %d heads (special %g in head %d): weight %d (edge %d, head %d) is %g, the Go code gives %g",
+				edges, heads, special, bad, i, i/heads, i%heads, got[i], want[i])
 		}
 	}
 	return nil

@@ -26,7 +26,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -89,7 +89,7 @@ func Install() error {
 		name string
 		fn   *js.Value
 	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn},
-		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}} {
+		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -105,7 +105,7 @@ func Install() error {
 	kernels.SetPanelKernel(Tiles)
 	kernels.SetWinogradOutputKernel(WinogradOutput)
 	kernels.SetWinogradInputKernel(WinogradInput)
-	causal.SetSumKernels(EdgeSums, PairSums)
+	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax})
 	kernels.SetPackKernel(Pack)
 	return nil
 }
@@ -138,7 +138,7 @@ func Uninstall() {
 	kernels.SetPanelKernel(nil)
 	kernels.SetWinogradOutputKernel(nil)
 	kernels.SetWinogradInputKernel(nil)
-	causal.SetSumKernels(nil, nil)
+	causal.SetKernels(causal.Kernels{})
 	kernels.SetPackKernel(nil)
 }
 
@@ -210,6 +210,24 @@ func PairSums(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) 
 	p[paramSumS1/4] = addr(s1)
 	p[paramSumCount/4] = uint32(count)
 	pairsFn.Invoke()
+}
+
+// Softmax is the causal.EdgeSoftmax running the module: whole groups of
+// four heads, stopping at a group the module leaves to the Go code; like
+// Tiles it checks the slice length itself.
+func Softmax(sc []float32, edges, heads int) int {
+	if edges < 1 || heads < 4 || len(sc) < edges*heads {
+		panic(fmt.Sprintf("simd128: Softmax: %d edges × %d heads on a slice of %d", edges, heads, len(sc)))
+	}
+	callMu.Lock() // one parameter block serves every call
+	defer callMu.Unlock()
+	p := params
+	p[paramSmxSc/4] = addr(sc)
+	p[paramSmxEdges/4] = uint32(edges)
+	p[paramSmxStride/4] = uint32(4 * heads)
+	p[paramSmxGroups/4] = uint32(heads / 4)
+	softmaxFn.Invoke()
+	return int(p[paramSmxDone/4])
 }
 
 func b2u(b bool) uint32 {

@@ -4,6 +4,7 @@ package simd128
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -184,6 +185,22 @@ func TestSumsMatchGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
 	for _, n := range []int{2, 3, 5, 16, 33, 64, 100} {
 		if err := CompareSums(EdgeSums, PairSums, r, n, 4*(1+r.IntN(5))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSoftmaxMatchesGo compares the module's softmax with
+// causal.SoftmaxEdgesGo bit for bit (the layer's shapes: up to 65 edges,
+// 13 heads at the default config), and its hand-over to Go at scores
+// outside the float64 exponential's fast range.
+func TestSoftmaxMatchesGo(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(15, 15))
+	specials := []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -800}
+	for i := 0; i < 200; i++ {
+		edges, heads := 1+r.IntN(70), 4+r.IntN(14)
+		if err := CompareSoftmax(Softmax, r, edges, heads, specials[i%len(specials)]); err != nil {
 			t.Fatal(err)
 		}
 	}
