@@ -74,6 +74,9 @@ type causalRun struct {
 	p64     []*ctParams // per shard: float64 parameters
 	g64     []*ctParams // per shard: gradients
 	names   []string
+	// factorCum is the cumulative distribution of Options.FactorWeights
+	// (nil: every action alike).
+	factorCum []float64
 }
 
 // newCausal builds a causal-phase run on params holding a trained VQ-VAE
@@ -132,6 +135,19 @@ func newCausal(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params
 		w = [3]float64(opts.ModeWeights)
 	}
 	cr.modeCum = [3]float64{w[0] / (w[0] + w[1] + w[2]), (w[0] + w[1]) / (w[0] + w[1] + w[2]), 1}
+	if fw := opts.FactorWeights; fw != nil {
+		if opts.Recipe != RecipeBalanced || len(fw) != ds.NumActions()/2 {
+			return nil, fmt.Errorf("train: factor weights %v with recipe %q, want recipe %q and one weight per factor of %s (%d)", fw, opts.Recipe, RecipeBalanced, ds.Name(), ds.NumActions()/2)
+		}
+		var sum float64
+		for _, v := range fw {
+			sum += v
+			cr.factorCum = append(cr.factorCum, sum)
+		}
+		for f := range cr.factorCum {
+			cr.factorCum[f] /= sum
+		}
+	}
 	for _, s := range ctTrainable(cr.ccfg) {
 		cr.names = append(cr.names, s.Name)
 	}
@@ -193,13 +209,7 @@ func (t *Trainer) causalStep() (StepResult, error) {
 		}
 		var p data.Pair
 		if t.Opts.Recipe == RecipeBalanced {
-			var a int
-			for {
-				a = r.IntN(len(cr.byAct))
-				if len(cr.byAct[a]) > 0 {
-					break
-				}
-			}
+			a := cr.balancedAction(r)
 			p = cr.pairs[cr.byAct[a][r.IntN(len(cr.byAct[a]))]]
 		} else {
 			p = cr.pairs[r.IntN(len(cr.pairs))]
@@ -260,6 +270,27 @@ func (t *Trainer) causalStep() (StepResult, error) {
 	}
 	res.Step, res.Epoch, res.LR, res.Mode = t.Step, t.Epoch, lr, modeNames[mode]
 	return res, nil
+}
+
+// balancedAction draws the action of a balanced recipe's pair, among those
+// with train pairs: uniformly, or factor f with probability factorCum's
+// step there and either direction (action f or F+f).
+func (cr *causalRun) balancedAction(r *rand.Rand) int {
+	for {
+		var a int
+		if cr.factorCum == nil {
+			a = r.IntN(len(cr.byAct))
+		} else {
+			u, f := r.Float64(), 0
+			for f < len(cr.factorCum)-1 && u >= cr.factorCum[f] {
+				f++
+			}
+			a = f + r.IntN(2)*len(cr.factorCum)
+		}
+		if len(cr.byAct[a]) > 0 {
+			return a
+		}
+	}
 }
 
 // causalShard runs the shard's samples; first is the index of its first

@@ -111,7 +111,7 @@ func Resume(b []byte) (*Trainer, float64, error) {
 
 func newFromState(ds data.Dataset, cfg ctvae.Config, st trainState, params nn.Params, get func(string, []int) (*tensor.Tensor, error)) (*Trainer, error) {
 	specs := ctvae.Specs(ctvae.Config{Config: cfg.Config})
-	if st.Options.Phase == PhaseCausal {
+	if st.Options.Phase == PhaseCausal || st.Options.Phase == PhaseDecoder {
 		specs = ctvae.Specs(cfg)
 	}
 	for _, s := range specs {
@@ -154,17 +154,28 @@ func newFromState(ds data.Dataset, cfg ctvae.Config, st trainState, params nn.Pa
 
 // ModelFile writes the model file of the run. After the VQ-VAE phase it
 // has action_dim 0 (no causal layer yet, so no factor or action names: the
-// metadata names must match action_dim); after the causal phase it is the
-// whole model with the dataset's factor and action names.
+// metadata names must match action_dim); after the causal phase, and the
+// decoder phase of a model with a causal layer, it is the whole model with
+// the dataset's factor and action names (Meta).
 func (t *Trainer) ModelFile(dtype weights.DType) ([]byte, error) {
-	meta := ctvae.Meta{Dataset: t.Dataset.Name(), Preprocess: weights.PreprocessNone}
-	if t.causal == nil {
+	if t.causal == nil && t.Opts.Phase != PhaseDecoder {
 		cfg := ctvae.Config{Config: t.Config.Config, Beta: t.Config.Beta}
-		return modelfile.Encode(cfg, t.Params, meta, dtype)
+		return modelfile.Encode(cfg, t.Params, t.Meta(), dtype)
+	}
+	return modelfile.Encode(t.Config, t.Params, t.Meta(), dtype)
+}
+
+// Meta is the metadata of the run's model file: the dataset, full-frame
+// preprocessing, and the factor and action names when the model file has a
+// causal layer.
+func (t *Trainer) Meta() ctvae.Meta {
+	meta := ctvae.Meta{Dataset: t.Dataset.Name(), Preprocess: weights.PreprocessNone}
+	if t.causal == nil && (t.Opts.Phase != PhaseDecoder || !t.Config.HasCausal()) {
+		return meta
 	}
 	for _, f := range t.Dataset.Factors() {
 		meta.Factors = append(meta.Factors, f.Name)
 	}
 	meta.Actions = t.Dataset.ActionNames()
-	return modelfile.Encode(t.Config, t.Params, meta, dtype)
+	return meta
 }

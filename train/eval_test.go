@@ -42,7 +42,7 @@ func TestEvaluateMatchesTrainerForward(t *testing.T) {
 	if err := data.RenderBatch(ds, x, idx); err != nil {
 		t.Fatal(err)
 	}
-	net := newVQNet(tr.Config.Config, tr.Params, newGrads(tr.specs), n)
+	net := newVQNet(tr.Config.Config, tr.Params, newGrads(tr.specs), n, false)
 	net.encode(x)
 	net.lookup(net.codes)
 	out := net.decode()

@@ -287,7 +287,7 @@ func TestGoldenTrainStepVQVAE(t *testing.T) {
 	x := g.tensor("io.vq.x").Data
 	n := g.tensor("io.vq.x").Shape[0]
 	grads := newGrads(specs)
-	v := newVQNet(cfg, params, grads, n)
+	v := newVQNet(cfg, params, grads, n, false)
 	nImg := len(x)
 	nLat := n * cfg.EmbeddingDim * cfg.LatentSize() * cfg.LatentSize()
 	s := v.step(x, x, beta, nImg, nLat)

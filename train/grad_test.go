@@ -184,7 +184,7 @@ func TestVQNetBackwardFiniteDifferences(t *testing.T) {
 	// Spread the codebook like z_e so several codes are in use.
 	randFill(rand.New(rand.NewPCG(8, 9)), params["vq_layer.quantizers.0.embedding.weight"].Data, 0.3)
 	grads := newGrads(specs)
-	v := newVQNet(cfg, params, grads, n)
+	v := newVQNet(cfg, params, grads, n, false)
 	r := rand.New(rand.NewPCG(10, 11))
 	x := make([]float32, n*cfg.InChannels*cfg.ImgSize*cfg.ImgSize)
 	for i := range x {

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 
 	"ctvae/data"
@@ -21,7 +22,7 @@ import (
 
 // Options are a run's training settings (the model's are in ctvae.Config).
 type Options struct {
-	Phase string // PhaseVQVAE or PhaseCausal
+	Phase string // PhaseVQVAE, PhaseCausal or PhaseDecoder
 	Batch int
 	LR    float64
 	Decay float64 // learning-rate factor per epoch
@@ -54,6 +55,11 @@ type Options struct {
 	// ModeWeights, when set, replace the recipe's base:action:causal batch
 	// mix (causal phase), e.g. {1, 1, 2} for more retrieval batches.
 	ModeWeights []float64 `json:",omitempty"`
+	// FactorWeights, when set, replace the balanced recipe's uniform choice
+	// of actions (causal phase): factor f's pairs, both directions alike, are
+	// drawn with probability FactorWeights[f]/sum, so a factor the layer
+	// confuses gets more of the action and retrieval batches.
+	FactorWeights []float64 `json:",omitempty"`
 	// Dropout, when set, replaces the official feature dropout of the
 	// causal layer (0.1, applied to one-hot + positional encoding and to the
 	// mask's positional input). Nil keeps 0.1, so older checkpoints resume
@@ -91,10 +97,18 @@ const CodebookInitData = "data"
 // PhaseVQVAE trains the encoder, codebook and decoder on images.
 const PhaseVQVAE = "vqvae"
 
+// PhaseDecoder trains the decoder alone on the reconstruction loss, from a
+// whole model: the encoder, codebook and causal layer stay as they are, so
+// the codes, and every action retrieval, stay bit for bit the same while
+// the decoded images (reconstructions and interventions) improve.
+const PhaseDecoder = "decoder"
+
 func (o Options) validate() error {
 	switch {
-	case o.Phase != PhaseVQVAE && o.Phase != PhaseCausal:
-		return fmt.Errorf("train: phase %q, want %q or %q", o.Phase, PhaseVQVAE, PhaseCausal)
+	case o.Phase != PhaseVQVAE && o.Phase != PhaseCausal && o.Phase != PhaseDecoder:
+		return fmt.Errorf("train: phase %q, want %q, %q or %q", o.Phase, PhaseVQVAE, PhaseCausal, PhaseDecoder)
+	case o.Phase == PhaseDecoder && o.CodebookInit != "":
+		return fmt.Errorf("train: codebook init %q in phase %q, which keeps the codebook frozen: want \"\"", o.CodebookInit, PhaseDecoder)
 	case o.Shards < 1 || o.Shards > 64:
 		return fmt.Errorf("train: shards %d, want 1..64", o.Shards)
 	case o.Batch < o.Shards || o.Batch%o.Shards != 0:
@@ -109,8 +123,10 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: aux mask weight %v, want in [0, 1000)", o.AuxMask)
 	case !(o.ChangedWeight >= 0 && o.ChangedWeight < 1e3):
 		return fmt.Errorf("train: changed-node weight %v, want in [0, 1000)", o.ChangedWeight)
-	case o.ModeWeights != nil && !validModeWeights(o.ModeWeights):
+	case o.ModeWeights != nil && !validWeights(o.ModeWeights, 3):
 		return fmt.Errorf("train: mode weights %v, want 3 non-negative numbers (base, action, causal) with a positive sum", o.ModeWeights)
+	case o.FactorWeights != nil && !validWeights(o.FactorWeights, len(o.FactorWeights)):
+		return fmt.Errorf("train: factor weights %v, want non-negative numbers with a positive sum", o.FactorWeights)
 	case o.Dropout != nil && !(*o.Dropout >= 0 && *o.Dropout < 1):
 		return fmt.Errorf("train: dropout %v, want in [0, 1)", *o.Dropout)
 	case o.LRSteps < 0 || o.LRStart < 0:
@@ -125,8 +141,10 @@ func (o Options) validate() error {
 	return nil
 }
 
-func validModeWeights(w []float64) bool {
-	if len(w) != 3 {
+// validWeights reports whether w is n finite non-negative numbers with a
+// positive sum.
+func validWeights(w []float64, n int) bool {
+	if len(w) != n || n == 0 {
 		return false
 	}
 	var sum float64
@@ -189,7 +207,8 @@ type StepResult struct {
 }
 
 // New starts a run from params (a VQ-VAE parameter set; nil draws
-// PyTorch's default initialisation from opts.Seed).
+// PyTorch's default initialisation from opts.Seed; PhaseDecoder needs the
+// whole model of cfg, causal layer included when cfg has one).
 func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -215,7 +234,18 @@ func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Tr
 		return nil, fmt.Errorf("train: dataset %s has %d channels of %dx%d, config wants in_channels %d, img_size %d",
 			ds.Name(), ds.Channels(), ds.Size(), ds.Size(), cfg.InChannels, cfg.ImgSize)
 	}
-	specs := vqvae.Specs(cfg.Config)
+	vqSpecs := vqvae.Specs(cfg.Config)
+	specs := vqSpecs // what the run holds, checkpoints and writes
+	frozen := opts.Phase == PhaseDecoder
+	if frozen {
+		specs = ctvae.Specs(cfg)
+		if cfg.HasCausal() && cfg.ActionDim != ds.NumActions() {
+			return nil, fmt.Errorf("train: config action_dim %d, dataset %s has %d actions", cfg.ActionDim, ds.Name(), ds.NumActions())
+		}
+		if params == nil {
+			return nil, fmt.Errorf("train: phase %q needs initial weights, the whole model to fine-tune (--init)", PhaseDecoder)
+		}
+	}
 	if params == nil {
 		params = nn.InitParams(specs, opts.Seed)
 	} else if err := nn.Check(specs, params); err != nil {
@@ -225,9 +255,11 @@ func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Tr
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(specs))
-	for i, s := range specs {
-		names[i] = s.Name
+	var names []string // the trained tensors
+	for _, s := range vqSpecs {
+		if !frozen || strings.HasPrefix(s.Name, "decoder.") {
+			names = append(names, s.Name)
+		}
 	}
 	t := &Trainer{Config: cfg, Opts: opts, Dataset: ds, Params: params, Adam: NewAdam(specs, names),
 		specs: specs, splits: splits, sum: newGrads(specs)}
@@ -242,9 +274,9 @@ func New(ds data.Dataset, cfg ctvae.Config, opts Options, params nn.Params) (*Tr
 	kernels.SetThreads(1)
 	per := opts.Batch / opts.Shards
 	for range opts.Shards {
-		g := newGrads(specs)
+		g := newGrads(vqSpecs)
 		t.grads = append(t.grads, g)
-		t.nets = append(t.nets, newVQNet(cfg.Config, params, g, per))
+		t.nets = append(t.nets, newVQNet(cfg.Config, params, g, per, frozen))
 	}
 	t.Usage = make([]int64, cfg.NumEmbeddings)
 	t.x = make([]float32, opts.Batch*data.ImageLen(ds))
@@ -353,11 +385,11 @@ func (t *Trainer) TrainStep() (StepResult, error) {
 			t.Usage[k]++
 		}
 	}
-	for _, sp := range t.specs {
-		dst := t.sum[sp.Name].Data
-		copy(dst, t.grads[0][sp.Name].Data)
+	for _, name := range t.Adam.Names {
+		dst := t.sum[name].Data
+		copy(dst, t.grads[0][name].Data)
 		for s := 1; s < len(t.grads); s++ {
-			for i, v := range t.grads[s][sp.Name].Data {
+			for i, v := range t.grads[s][name].Data {
 				dst[i] += v
 			}
 		}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"ctvae/data"
@@ -181,6 +184,9 @@ func TestOptionsErrors(t *testing.T) {
 		func(o *Options) { o.LRSteps, o.LRFinal = 10, 1 },
 		func(o *Options) { o.LRFinal = 1e-4 },
 		func(o *Options) { o.LRStart = 5 },
+		func(o *Options) { o.FactorWeights = []float64{1, -1, 1, 1, 1} },
+		func(o *Options) { o.FactorWeights = []float64{0, 0, 0, 0, 0} },
+		func(o *Options) { o.FactorWeights = []float64{} },
 	}
 	for i, f := range bad {
 		o := smokeOptions()
@@ -242,29 +248,8 @@ func TestCausalPhaseTrainsAndResumes(t *testing.T) {
 		}
 	}
 	b := causalSmoke(t, RecipeBalanced)
-	for range 5 {
-		if _, err := b.TrainStep(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ck, err := b.Checkpoint(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := Resume(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if _, err := c.TrainStep(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, p := range a.Params {
-		if !slicesEqual(p.Data, c.Params[name].Data) {
-			t.Fatalf("%s: straight and resumed runs differ", name)
-		}
-	}
+	trainSteps(t, b, 5)
+	c := resumeAndMatch(t, a, b)
 	mf, err := c.ModelFile("F32")
 	if err != nil {
 		t.Fatal(err)
@@ -316,6 +301,82 @@ func TestCausalDropoutOption(t *testing.T) {
 	if res.Opts.Dropout == nil || *res.Opts.Dropout != 0 {
 		t.Errorf("resumed dropout %v, want 0", res.Opts.Dropout)
 	}
+}
+
+// TestFactorWeightsOption checks that Options.FactorWeights draws only the
+// weighted factors' actions, both directions, in about the given ratio, that
+// a checkpoint keeps them, and that a wrong count or recipe is refused.
+func TestFactorWeightsOption(t *testing.T) {
+	cfg := smokeConfig()
+	cfg.ActionDim, cfg.CausalHiddenDims = 10, []int{6, 4}
+	vq := newSmoke(t).Params
+	o := causalSmoke(t, RecipeBalanced).Opts
+	o.FactorWeights = []float64{0, 0, 3, 1, 0}
+	tr, err := New(data.NewDSprites(), cfg, o, vq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	count := make([]int, 10)
+	for range 4000 {
+		count[tr.causal.balancedAction(r)]++
+	}
+	orient, posX := count[2]+count[7], count[3]+count[8]
+	if orient+posX != 4000 || count[2] == 0 || count[7] == 0 || count[3] == 0 || count[8] == 0 || math.Abs(float64(orient)/4000-0.75) > 0.03 {
+		t.Errorf("actions drawn with factor weights 0,0,3,1,0: %v, want actions 2, 7 (75%%) and 3, 8 only", count)
+	}
+	trainSteps(t, tr, 1)
+	res := roundTrip(t, tr)
+	if !slices.Equal(res.Opts.FactorWeights, o.FactorWeights) || !slices.Equal(res.causal.factorCum, tr.causal.factorCum) {
+		t.Errorf("resumed factor weights %v, want %v", res.Opts.FactorWeights, o.FactorWeights)
+	}
+	for _, bad := range []struct {
+		recipe string
+		w      []float64
+	}{{RecipeBalanced, []float64{1, 1, 1, 1}}, {RecipePaper, []float64{1, 1, 1, 1, 1}}} {
+		o.Recipe, o.FactorWeights = bad.recipe, bad.w
+		if _, err := New(data.NewDSprites(), cfg, o, vq); err == nil || !strings.Contains(err.Error(), "want recipe") {
+			t.Errorf("factor weights %v with recipe %s: %v", bad.w, bad.recipe, err)
+		}
+	}
+}
+
+// trainSteps trains n steps of tr.
+func trainSteps(t *testing.T, tr *Trainer, n int) {
+	t.Helper()
+	for range n {
+		if _, err := tr.TrainStep(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// roundTrip checkpoints tr and resumes the checkpoint.
+func roundTrip(t *testing.T, tr *Trainer) *Trainer {
+	t.Helper()
+	ck, err := tr.Checkpoint(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := Resume(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// resumeAndMatch resumes a checkpoint of b, trains it to a's step and checks
+// that every parameter equals a's bit for bit; it returns the resumed run.
+func resumeAndMatch(t *testing.T, a, b *Trainer) *Trainer {
+	t.Helper()
+	c := roundTrip(t, b)
+	trainSteps(t, c, int(a.Step-c.Step))
+	for name, p := range a.Params {
+		if !slicesEqual(p.Data, c.Params[name].Data) {
+			t.Fatalf("%s: straight and resumed runs differ", name)
+		}
+	}
+	return c
 }
 
 func slicesEqual(a, b []float32) bool {

@@ -37,6 +37,9 @@ type vqNet struct {
 	dzq      []float32 // gradient at the decoder input
 	dout     []float32 // gradient at the decoder output
 	all      []*conv   // convs(), once reloadNets needs it
+	// frozen: the encoder and codebook do not train (PhaseDecoder), so
+	// the backward pass stops at the decoder's input.
+	frozen bool
 }
 
 // checkTrainable reports what the trainer does not support.
@@ -53,9 +56,10 @@ func checkTrainable(c vqvae.Config) error {
 func modName(part string, i int) string { return part + "." + strconv.Itoa(i) }
 
 // newVQNet builds the layers in the official module order (see
-// vqvae.Specs). The first encoder conv needs no input gradient.
-func newVQNet(c vqvae.Config, params, grads nn.Params, n int) *vqNet {
-	v := &vqNet{cfg: c, n: n}
+// vqvae.Specs). The first encoder conv needs no input gradient, nor, with a
+// frozen encoder, the first decoder conv.
+func newVQNet(c vqvae.Config, params, grads nn.Params, n int, frozen bool) *vqNet {
+	v := &vqNet{cfg: c, n: n, frozen: frozen}
 	scratch := new([]float32)
 	s := c.ImgSize
 	L, hLast := len(c.HiddenDims), c.HiddenDims[len(c.HiddenDims)-1]
@@ -82,7 +86,7 @@ func newVQNet(c vqvae.Config, params, grads nn.Params, n int) *vqNet {
 	v.zq = make([]float32, n*c.EmbeddingDim*hw)
 
 	cpd := kernels.ConvParams{N: n, CIn: c.EmbeddingDim, H: s, W: s, COut: hLast, KH: 3, KW: 3, Stride: 1, Pad: 1}
-	v.dec = append(v.dec, newConv("decoder.0.0", params, grads, cpd, true, nn.ActLeakyReLU, true, scratch))
+	v.dec = append(v.dec, newConv("decoder.0.0", params, grads, cpd, true, nn.ActLeakyReLU, !frozen, scratch))
 	for r := 0; r < c.ResidualLayers; r++ {
 		v.dec = append(v.dec, newResidual(modName("decoder", 1+r), params, grads, n, hLast, s, s, scratch))
 	}
@@ -100,19 +104,25 @@ func newVQNet(c vqvae.Config, params, grads nn.Params, n int) *vqNet {
 	return v
 }
 
-func (v *vqNet) reload() {
-	for _, l := range v.enc {
-		l.reload()
+// trained lists the layers whose weights change, in module order: a frozen
+// encoder's plans are never reloaded.
+func (v *vqNet) trained() []layer {
+	if v.frozen {
+		return v.dec
 	}
-	for _, l := range v.dec {
+	return append(append([]layer(nil), v.enc...), v.dec...)
+}
+
+func (v *vqNet) reload() {
+	for _, l := range v.trained() {
 		l.reload()
 	}
 }
 
-// convs lists the net's convolutions in module order.
+// convs lists the convolutions of the trained layers in module order.
 func (v *vqNet) convs() []*conv {
 	var out []*conv
-	for _, l := range append(append([]layer(nil), v.enc...), v.dec...) {
+	for _, l := range v.trained() {
 		switch l := l.(type) {
 		case *conv:
 			out = append(out, l)
@@ -213,7 +223,8 @@ type vqSums struct {
 
 // step runs forward and backward on x [n, C, S, S] reconstructing target,
 // adding gradients scaled for batch means: nImg = N·C·S·S, nLat = N·D·h·w
-// over the whole batch.
+// over the whole batch. A frozen net adds the decoder's gradients only (the
+// VQ distance is still summed, for the log).
 func (v *vqNet) step(x, target []float32, beta float64, nImg, nLat int) vqSums {
 	ze := v.encode(x)
 	v.lookup(v.codes)
@@ -229,7 +240,8 @@ func (v *vqNet) step(x, target []float32, beta float64, nImg, nLat int) vqSums {
 	for i := len(v.dec) - 1; i >= 0; i-- {
 		d = v.dec[i].backward(d)
 	}
-	// d is now ∂recon/∂z_q; straight through to z_e, plus both VQ terms.
+	// d is now ∂recon/∂z_q (nil when frozen); straight through to z_e,
+	// plus both VQ terms.
 	c := v.cfg
 	D, hw := c.EmbeddingDim, c.LatentSize()*c.LatentSize()
 	gl := 2 / float64(nLat)
@@ -241,10 +253,16 @@ func (v *vqNet) step(x, target []float32, beta float64, nImg, nLat int) vqSums {
 			for p := 0; p < hw; p++ {
 				diff := v.zq[base+p] - ze[base+p]
 				s.VQDist += float64(diff) * float64(diff)
+				if v.frozen {
+					continue
+				}
 				dze[base+p] -= gCommit * diff
 				v.gcode[int(v.codes[n*hw+p])*D+j] += gEmbed * diff
 			}
 		}
+	}
+	if v.frozen {
+		return s
 	}
 	for i := len(v.enc) - 1; i >= 0; i-- {
 		dze = v.enc[i].backward(dze)

@@ -1,24 +1,27 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"ctvae/data"
 	"ctvae/internal/modelfile"
+	"ctvae/runtime/ctvae"
 	"ctvae/runtime/nn"
 	"ctvae/train"
 	"ctvae/train/curves"
 )
 
 func init() {
-	register(command{name: "train", summary: "train a model on a procedural dataset (VQ-VAE phase), resumable", run: runTrain})
+	register(command{name: "train", summary: "train a model on a procedural dataset (VQ-VAE, causal or decoder phase), resumable", run: runTrain})
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -26,12 +29,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	def := train.DefaultOptions()
 	dataset := fs.String("dataset", "", "dataset: dsprites or shapes3d (required unless --resume)")
 	configPath := fs.String("config", "", "model config (JSON or official YAML; required unless --resume)")
-	phase := fs.String("phase", def.Phase, "training phase: vqvae (encoder, codebook, decoder) or causal (ct_layer on a frozen VQ-VAE)")
-	initPath := fs.String("init", "", "model file to start from (causal phase: the trained VQ-VAE)")
+	phase := fs.String("phase", def.Phase, "training phase: vqvae (encoder, codebook, decoder), causal (ct_layer on a frozen VQ-VAE) or decoder (the decoder alone, of the --init model)")
+	initPath := fs.String("init", "", "model file to start from (causal phase: the trained VQ-VAE; decoder phase: the whole model, whose --dataset and --config are the defaults)")
 	auxMask := fs.Float64("aux-mask", 0, "causal phase: weight of the auxiliary mask loss, BCE(mask, nodes whose codes change) (0: off, the paper)")
 	changedWeight := fs.Float64("changed-weight", 0, "causal phase: extra cross-entropy weight of the nodes whose code changes in action batches (0: uniform, the paper)")
 	dropout := fs.Float64("dropout", 0.1, "causal phase: feature dropout of the causal layer (0.1: the paper)")
 	modeWeights := fs.String("mode-weights", "", "causal phase: base,action,causal batch mix replacing the recipe's, e.g. 1,1,2")
+	factorWeights := fs.String("factor-weights", "", "causal phase, recipe balanced: relative frequency of each factor's pairs (in the dataset's factor order) replacing the uniform one, e.g. 1,1,3,1,1")
 	recipe := fs.String("recipe", train.RecipePaper, "causal-phase recipe: paper or balanced (equal modes, action-balanced pairs)")
 	minutes := fs.Float64("minutes", 10, "wall-clock budget of this invocation, in minutes")
 	maxSteps := fs.Int64("steps", 0, "stop after this many total steps (0: no limit)")
@@ -72,6 +76,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkPhaseFlags(set, *phase, *resume != "", *initPath != ""); err != nil {
+		return err
+	}
 	var tr *train.Trainer
 	var before float64
 	if *resume != "" {
@@ -84,16 +91,39 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "resumed %s at step %d (epoch %d, %.1f min trained)\n", *resume, tr.Step, tr.Epoch, before/60)
 	} else {
-		if *dataset == "" || *configPath == "" {
+		var init nn.Params
+		var initInfo *modelfile.Info
+		if *initPath != "" {
+			b, err := os.ReadFile(*initPath)
+			if err != nil {
+				return err
+			}
+			if initInfo, err = modelfile.Parse(b); err != nil {
+				return fmt.Errorf("%s: %w", *initPath, err)
+			}
+			init = modelfile.Params(initInfo.File)
+		}
+		// The decoder phase rewrites the --init model with a new decoder, so
+		// its dataset and config are the model's own.
+		decoder := *phase == train.PhaseDecoder
+		if decoder && *dataset == "" {
+			*dataset = initInfo.Meta.Dataset
+		}
+		if *dataset == "" || (*configPath == "" && !decoder) {
 			return errors.New("--dataset and --config are required (or --resume)")
 		}
 		ds, err := data.New(*dataset)
 		if err != nil {
 			return err
 		}
-		cfg, err := readConfig(*configPath)
-		if err != nil {
+		var cfg ctvae.Config
+		if *configPath == "" {
+			cfg = initInfo.Config
+		} else if cfg, err = readConfig(*configPath); err != nil {
 			return err
+		}
+		if decoder && !bytes.Equal(cfg.JSON(), initInfo.Config.JSON()) {
+			return fmt.Errorf("--config %s is %s, but the decoder phase keeps the config of --init %s, %s: leave --config out", *configPath, cfg.JSON(), *initPath, initInfo.Config.JSON())
 		}
 		opts := train.Options{Phase: *phase, Batch: *batch, LR: *lr, Decay: *decay, EpochImages: *epochImages, Shards: *shards, Seed: *seed, CodebookInit: *cbInit}
 		if *phase == train.PhaseCausal {
@@ -108,21 +138,19 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				}
 				opts.ModeWeights = mw
 			}
-		}
-		var init nn.Params
-		if *initPath != "" {
-			b, err := os.ReadFile(*initPath)
-			if err != nil {
-				return err
+			if *factorWeights != "" {
+				fw, err := parseFloats(*factorWeights)
+				if err != nil {
+					return fmt.Errorf("--factor-weights %q: %w", *factorWeights, err)
+				}
+				opts.FactorWeights = fw
 			}
-			info, err := modelfile.Parse(b)
-			if err != nil {
-				return fmt.Errorf("%s: %w", *initPath, err)
-			}
-			init = modelfile.Params(info.File)
 		}
 		if tr, err = train.New(ds, cfg, opts, init); err != nil {
 			return err
+		}
+		if decoder && !reflect.DeepEqual(tr.Meta(), initInfo.Meta) {
+			return fmt.Errorf("--init %s has metadata %+v, but the decoder phase would write %+v for dataset %s: want a model file of that dataset, on full frames", *initPath, initInfo.Meta, tr.Meta(), ds.Name())
 		}
 	}
 	// Learning-rate overrides: on resume an explicit --lr replaces the
@@ -219,6 +247,40 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "learning curves not drawn: %v\n", err)
 	} else {
 		fmt.Fprintf(stdout, "learning curves in %s.png\n", *csvPath)
+	}
+	return nil
+}
+
+// causalFlags are the options of the causal phase alone.
+var causalFlags = []string{"recipe", "aux-mask", "changed-weight", "dropout", "mode-weights", "factor-weights"}
+
+// checkPhaseFlags refuses flags that the run would otherwise ignore: a
+// resumed run keeps its checkpoint's phase and weights, the causal phase's
+// options mean nothing to the others, and the decoder phase fine-tunes a
+// given model.
+func checkPhaseFlags(set map[string]bool, phase string, resume, init bool) error {
+	if resume {
+		for _, f := range []string{"phase", "init", "dataset", "config"} {
+			if set[f] {
+				return fmt.Errorf("--%s with --resume: a resumed run keeps its checkpoint's phase, weights, dataset and config", f)
+			}
+		}
+		return nil
+	}
+	if phase != train.PhaseCausal {
+		for _, f := range causalFlags {
+			if set[f] {
+				return fmt.Errorf("--%s is an option of --phase causal, not of --phase %s", f, phase)
+			}
+		}
+	}
+	if phase == train.PhaseDecoder {
+		if !init {
+			return errors.New("--phase decoder needs --init, the model file whose decoder it fine-tunes")
+		}
+		if set["codebook-init"] {
+			return errors.New("--codebook-init with --phase decoder: the decoder phase keeps the codebook frozen")
+		}
 	}
 	return nil
 }

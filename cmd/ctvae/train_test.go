@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"ctvae/weights"
 )
 
 // TestTrainEvalCLI trains a tiny VQ-VAE for two steps, resumes it for one
@@ -15,11 +19,7 @@ import (
 // step and evaluates retrieval.
 func TestTrainEvalCLI(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "tiny.json")
-	if err := os.WriteFile(cfg, []byte(`{"in_channels": 1, "img_size": 64, "hidden_dims": [4, 8, 8], "embedding_dim": 8,
-		"num_embeddings": 16, "codebooks": 1, "residual_layers": 1, "action_dim": 10, "causal_hidden_dims": [6, 4]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeTinyDSpritesConfig(t, dir)
 	vq := filepath.Join(dir, "vq.safetensors")
 	code, out, errs := runCLI(t, "train", "--dataset", "dsprites", "--config", cfg, "--steps", "2", "--batch", "4", "--epoch-images", "8", "--out", vq, "--log-every", "1")
 	if code != 0 || !strings.Contains(out, "after step 2") || !strings.Contains(errs, "img/s") {
@@ -69,6 +69,18 @@ func TestTrainEvalCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "sample mode, 3 samples") {
 		t.Fatalf("eval --samples: exit %d\n%s\n%s", code, out, errs)
 	}
+}
+
+// writeTinyDSpritesConfig writes a tiny dSprites config with a causal layer
+// into dir and returns its path.
+func writeTinyDSpritesConfig(t *testing.T, dir string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "tiny.json")
+	if err := os.WriteFile(cfg, []byte(`{"in_channels": 1, "img_size": 64, "hidden_dims": [4, 8, 8], "embedding_dim": 8,
+		"num_embeddings": 16, "codebooks": 1, "residual_layers": 1, "action_dim": 10, "causal_hidden_dims": [6, 4]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 func TestTrainEvalCLIBadInputs(t *testing.T) {
@@ -142,5 +154,65 @@ func TestTrainResumeLearningRate(t *testing.T) {
 	code, _, errs = runCLI(t, "train", "--resume", out+".ckpt", "--lr", "3", "--out", out)
 	if code != 1 || !strings.Contains(errs, "learning rate 3, want in (0, 1)") {
 		t.Errorf("--lr 3 on resume: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestTrainDecoderPhaseCLI fine-tunes the decoder of a tiny whole model
+// (dataset and config from --init), resumes it, checks that the model file
+// keeps the input's metadata and every non-decoder tensor, and that flags
+// the phase would ignore or contradict are refused.
+func TestTrainDecoderPhaseCLI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeTinyDSpritesConfig(t, dir)
+	vq, ct, dec := filepath.Join(dir, "vq.safetensors"), filepath.Join(dir, "ct.safetensors"), filepath.Join(dir, "dec.safetensors")
+	for _, args := range [][]string{
+		{"train", "--dataset", "dsprites", "--config", cfg, "--steps", "2", "--batch", "4", "--epoch-images", "8", "--out", vq},
+		{"train", "--phase", "causal", "--recipe", "balanced", "--dataset", "dsprites", "--config", cfg, "--init", vq, "--steps", "1", "--batch", "2", "--out", ct, "--dtype", "f16"},
+		{"train", "--phase", "decoder", "--init", ct, "--steps", "2", "--batch", "4", "--epoch-images", "8", "--out", dec, "--dtype", "f16"},
+		{"train", "--resume", dec + ".ckpt", "--steps", "3", "--out", dec, "--dtype", "f16"},
+	} {
+		if code, out, errs := runCLI(t, args...); code != 0 {
+			t.Fatalf("%q: exit %d\n%s\n%s", args, code, out, errs)
+		}
+	}
+	read := func(path string) *weights.File {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := weights.Read(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	in, out := read(ct), read(dec)
+	if !maps.Equal(in.Metadata, out.Metadata) {
+		t.Errorf("metadata: in %v, out %v", in.Metadata, out.Metadata)
+	}
+	for _, ti := range in.Tensors {
+		to, ok := out.Get(ti.Name)
+		same := ok && slices.Equal(ti.Data, to.Data)
+		if dec := strings.HasPrefix(ti.Name, "decoder."); same == dec {
+			t.Errorf("%s: unchanged %v after the decoder phase", ti.Name, same)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--phase", "decoder"}, "--phase decoder needs --init"},
+		{[]string{"--phase", "decoder", "--init", ct, "--recipe", "balanced"}, "--recipe is an option of --phase causal, not of --phase decoder"},
+		{[]string{"--phase", "vqvae", "--dataset", "dsprites", "--config", cfg, "--dropout", "0"}, "--dropout is an option of --phase causal"},
+		{[]string{"--phase", "decoder", "--init", ct, "--codebook-init", "data"}, "keeps the codebook frozen"},
+		{[]string{"--phase", "decoder", "--init", ct, "--config", "testdata/tiny.json"}, "leave --config out"},
+		{[]string{"--phase", "decoder", "--init", ct, "--dataset", "shapes3d"}, "img_size"},
+		{[]string{"--resume", dec + ".ckpt", "--phase", "causal"}, "--phase with --resume"},
+	} {
+		args := append([]string{"train", "--out", filepath.Join(dir, "x"), "--steps", "1"}, c.args...)
+		code, _, errs := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d, stderr %q, want exit 1 and %q", c.args, code, errs, c.want)
+		}
 	}
 }
