@@ -914,7 +914,7 @@ func TestKernelDispatch(t *testing.T) {
 		return append(append(out, dist...), probs...)
 	}
 	want := run()
-	var calls [3]int
+	var calls [4]int
 	H := c.ActionDim + 1
 	tmp, mx, sum, buf := make([]float32, (c.Nodes+1)*H), make([]float32, H), make([]float32, H), make([]float64, (c.Nodes+1)*H)
 	SetKernels(Kernels{
@@ -938,6 +938,10 @@ func TestKernelDispatch(t *testing.T) {
 				copy(sc[e*heads:e*heads+k], tmp[e*k:(e+1)*k])
 			}
 			return k
+		},
+		AddRows: func(dst, x, y []float32, leaky bool) {
+			calls[3]++
+			AddRowsGo(dst, x, y, leaky)
 		},
 	})
 	defer SetKernels(Kernels{})

@@ -206,7 +206,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.maskW = p("mask.0.weight")
 	l.maskPE = make([]float32, n*d)
 	kernels.GEMM(false, true, n, d, d, pe, d, l.maskW[A:], A+d, 0, l.maskPE, d)
-	addRows(l.maskPE, p("mask.0.bias"))
+	addBias(l.maskPE, p("mask.0.bias"))
 
 	l.disc = make([]discoverer, H)
 	for k := range l.disc {
@@ -222,7 +222,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 		}
 		ds.pu, ds.pv = make([]float32, n*h0), make([]float32, n*h0)
 		kernels.GEMM(false, true, n, h0, d, pe, d, w1, 2*d, 0, ds.pu, h0)
-		addRows(ds.pu, b1)
+		addBias(ds.pu, b1)
 		kernels.GEMM(false, true, n, h0, d, pe, d, w1[d:], 2*d, 0, ds.pv, h0)
 		ds.w2, ds.b2 = newSignSplit(p(g+"2.weight"), 1, h0), p(g + "2.bias")[0]
 		// Scale and reorder the halves once, so that a slot's node vectors
@@ -244,9 +244,9 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.l0T, l.r0T = transpose(l.g0.wl, c0, d), transpose(l.g0.wr, c0, d)
 	l.l0PE, l.r0PE = make([]float32, n*c0), make([]float32, n*c0)
 	kernels.GEMM(false, true, n, c0, d, pe, d, l.g0.wl, d, 0, l.l0PE, c0)
-	addRows(l.l0PE, l.g0.bl)
+	addBias(l.l0PE, l.g0.bl)
 	kernels.GEMM(false, true, n, c0, d, pe, d, l.g0.wr, d, 0, l.r0PE, c0)
-	addRows(l.r0PE, l.g0.br)
+	addBias(l.r0PE, l.g0.br)
 
 	// module_2's projections multiply by one head's [d, c0] block at a
 	// time, every call: pack each block once as the GEMM's B.
@@ -328,7 +328,8 @@ func (l *Layer) Out() *Outputs { return &l.out }
 // by the retrieval since its Begin.
 func (l *Layer) MACs() int64 { return l.macs }
 
-func addRows(x, b []float32) {
+// addBias adds b to each row of x (rows of len(b)).
+func addBias(x, b []float32) {
 	for r := 0; r < len(x); r += len(b) {
 		row := x[r : r+len(b)]
 		for i, v := range b {
@@ -572,10 +573,7 @@ func (l *Layer) fillSlot(sl *discSlot, k int) {
 	h0 := l.h0
 	for node, c := range l.codes {
 		v := sl.v[node*h0 : (node+1)*h0]
-		bc, pv := ds.bT[int(c)*h0:(int(c)+1)*h0], ds.pv[node*h0:(node+1)*h0]
-		for h := range v {
-			v[h] = bc[h] + pv[h]
-		}
+		addRows(v, ds.bT[int(c)*h0:(int(c)+1)*h0], ds.pv[node*h0:(node+1)*h0], false)
 		sl.lv[node] = ds.w2.signedSum(v, 0)
 	}
 	clear(sl.uok)
@@ -648,10 +646,7 @@ func (l *Layer) sourceVector(sl *discSlot, k, i int) {
 	ds, h0 := &l.disc[k], l.h0
 	u := sl.u[i*h0 : (i+1)*h0]
 	c := int(l.codes[i])
-	ac, pu := ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0]
-	for h := range u {
-		u[h] = ac[h] + pu[h]
-	}
+	addRows(u, ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0], false)
 	sl.lu[i] = ds.w2.signedSum(u, 0)
 	sl.uok[i] = true
 }
@@ -983,9 +978,7 @@ func (l *Layer) layer0() {
 	}
 	for _, j := range l.redo {
 		out := l.gat0[int(j)*c0 : (int(j)+1)*c0]
-		for k, b := range g.bias {
-			out[k] = leaky001(out[k] + b)
-		}
+		addRows(out, out, g.bias, true)
 	}
 }
 
@@ -1230,7 +1223,7 @@ func (l *Layer) project(dst []float32, rows []int32, whP, b []float32, h int) {
 	if m == l.n {
 		// rows are 0..n-1 in order: no packing needed.
 		kernels.GEMMPackedB(false, m, d, c0, l.gat0, c0, whP, 0, dst, d)
-		addRows(dst[:m*d], bh)
+		addBias(dst[:m*d], bh)
 		return
 	}
 	for k, i := range rows {

@@ -28,24 +28,32 @@ type PairSums func(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []floa
 // exponential leaves the range it handles.
 type EdgeSoftmax func(sc []float32, edges, heads int) int
 
+// AddRows sets dst[k] = x[k] + y[k] for k < len(dst), then
+// LeakyReLU_0.01 of it when leaky (dst may be x): the layer's row adds
+// (discoverer vectors from a code's column and a position's vector,
+// module_0's bias and activation), exactly as AddRowsGo.
+type AddRows func(dst, x, y []float32, leaky bool)
+
 // Kernels are the layer's replaceable loops; a nil field means the Go one.
 type Kernels struct {
 	EdgeSums EdgeSums
 	PairSums PairSums
 	Softmax  EdgeSoftmax
+	AddRows  AddRows
 }
 
 var (
 	edgeSums    EdgeSums    = EdgeSumsGo
 	pairSums    PairSums    = PairSumsGo
 	edgeSoftmax EdgeSoftmax = noSoftmax
+	addRows     AddRows     = AddRowsGo
 )
 
 // SetKernels installs faster kernels giving the same bits (a nil field
-// restores the Go one: EdgeSumsGo, PairSumsGo, no softmax heads done
-// outside SoftmaxEdgesGo). Not safe to call while layers run.
+// restores the Go one: EdgeSumsGo, PairSumsGo, AddRowsGo, no softmax
+// heads done outside SoftmaxEdgesGo). Not safe to call while layers run.
 func SetKernels(k Kernels) {
-	edgeSums, pairSums, edgeSoftmax = k.EdgeSums, k.PairSums, k.Softmax
+	edgeSums, pairSums, edgeSoftmax, addRows = k.EdgeSums, k.PairSums, k.Softmax, k.AddRows
 	if edgeSums == nil {
 		edgeSums = EdgeSumsGo
 	}
@@ -54,6 +62,23 @@ func SetKernels(k Kernels) {
 	}
 	if edgeSoftmax == nil {
 		edgeSoftmax = noSoftmax
+	}
+	if addRows == nil {
+		addRows = AddRowsGo
+	}
+}
+
+// AddRowsGo is the Go AddRows.
+func AddRowsGo(dst, x, y []float32, leaky bool) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	if leaky {
+		for k := range dst {
+			dst[k] = leaky001(x[k] + y[k])
+		}
+		return
+	}
+	for k := range dst {
+		dst[k] = x[k] + y[k]
 	}
 }
 

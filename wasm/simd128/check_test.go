@@ -153,3 +153,45 @@ func CompareSoftmax(softmax causal.EdgeSoftmax, r *rand.Rand, edges, heads int, 
 	}
 	return nil
 }
+
+// CompareAddRows runs add against causal.AddRowsGo on n random floats
+// (negative and positive, zeros of both signs, and dst = x as the layer
+// calls it) and reports the first result that differs in any bit.
+func CompareAddRows(add causal.AddRows, r *rand.Rand, n int) error {
+	vec := func() []float32 {
+		v := make([]float32, n+3)
+		for i := range v {
+			switch r.IntN(10) {
+			case 0:
+				v[i] = 0
+			case 1:
+				v[i] = float32(math.Copysign(0, -1))
+			default:
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		return v
+	}
+	x, y := vec(), vec()
+	for _, leaky := range []bool{false, true} {
+		for _, inPlace := range []bool{false, true} {
+			want, got := vec(), vec()
+			copy(got, want)
+			if inPlace {
+				copy(want, x)
+				copy(got, x)
+				causal.AddRowsGo(want[:n], want, y, leaky)
+				add(got[:n], got, y, leaky)
+			} else {
+				causal.AddRowsGo(want[:n], x, y, leaky)
+				add(got[:n], x, y, leaky)
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					return fmt.Errorf("simd128: add rows of %d (leaky %v, in place %v): value %d is %g, the Go code gives %g", n, leaky, inPlace, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	return nil
+}

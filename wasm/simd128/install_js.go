@@ -26,7 +26,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn, addFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -89,7 +89,7 @@ func Install() error {
 		name string
 		fn   *js.Value
 	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn},
-		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}} {
+		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}, {"add4", &addFn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -105,7 +105,7 @@ func Install() error {
 	kernels.SetPanelKernel(Tiles)
 	kernels.SetWinogradOutputKernel(WinogradOutput)
 	kernels.SetWinogradInputKernel(WinogradInput)
-	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax})
+	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax, AddRows: AddRows})
 	kernels.SetPackKernel(Pack)
 	return nil
 }
@@ -228,6 +228,30 @@ func Softmax(sc []float32, edges, heads int) int {
 	p[paramSmxGroups/4] = uint32(heads / 4)
 	softmaxFn.Invoke()
 	return int(p[paramSmxDone/4])
+}
+
+// AddRows is the causal.AddRows running the module on the whole groups of
+// four floats and causal.AddRowsGo on the last len(dst)%4; like Tiles it
+// checks the slice lengths itself.
+func AddRows(dst, x, y []float32, leaky bool) {
+	n := len(dst)
+	if len(x) < n || len(y) < n {
+		panic(fmt.Sprintf("simd128: AddRows: %d floats from slices of %d and %d", n, len(x), len(y)))
+	}
+	if g := n / 4; g > 0 {
+		callMu.Lock() // one parameter block serves every call
+		p := params
+		p[paramAddDst/4] = addr(dst)
+		p[paramAddX/4] = addr(x)
+		p[paramAddY/4] = addr(y)
+		p[paramAddGroups/4] = uint32(g)
+		p[paramAddLeaky/4] = b2u(leaky)
+		addFn.Invoke()
+		callMu.Unlock()
+	}
+	if r := n / 4 * 4; r < n {
+		causal.AddRowsGo(dst[r:], x[r:], y[r:], leaky)
+	}
 }
 
 func b2u(b bool) uint32 {
