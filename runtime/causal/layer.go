@@ -724,10 +724,7 @@ func attScore(xl, xr, le, att []float32, w float32) float32 {
 // The installed EdgeSoftmax does a prefix of the heads, SoftmaxEdgesGo the
 // rest.
 func (l *Layer) softmaxEdges(sc []float32, edges, heads int) {
-	from := 0
-	if heads >= 4 {
-		from = edgeSoftmax(sc, edges, heads)
-	}
+	from := edgeSoftmax(sc, edges, heads)
 	SoftmaxEdgesGo(sc, edges, heads, from, l.smx, l.ssum, l.sbuf)
 }
 

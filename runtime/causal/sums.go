@@ -22,7 +22,7 @@ type EdgeSums func(x []float32, rows []int32, y, e, t []float32, n, q int, neg b
 type PairSums func(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32)
 
 // EdgeSoftmax turns a prefix of the heads of edge scores sc [edges,
-// heads] (edges >= 1, heads >= 4) into attention weights exactly as
+// heads] (edges >= 1, heads >= 1) into attention weights exactly as
 // SoftmaxEdgesGo, and returns how many heads it did (k: heads [0, k)); the
 // layer does the rest in Go. A kernel may stop early, e.g. where an
 // exponential leaves the range it handles.

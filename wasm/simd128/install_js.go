@@ -26,7 +26,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn, addFn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn, softmax1Fn, addFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -89,7 +89,7 @@ func Install() error {
 		name string
 		fn   *js.Value
 	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn},
-		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}, {"add4", &addFn}} {
+		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}, {"add4", &addFn}, {"softmax1", &softmax1Fn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -212,12 +212,16 @@ func PairSums(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) 
 	pairsFn.Invoke()
 }
 
-// Softmax is the causal.EdgeSoftmax running the module: whole groups of
-// four heads, stopping at a group the module leaves to the Go code; like
-// Tiles it checks the slice length itself.
+// Softmax is the causal.EdgeSoftmax running the module: one head, or whole
+// groups of four heads, stopping at a group the module leaves to the Go
+// code (2 or 3 heads are left to it too); like Tiles it checks the slice
+// length itself.
 func Softmax(sc []float32, edges, heads int) int {
-	if edges < 1 || heads < 4 || len(sc) < edges*heads {
+	if edges < 1 || heads < 1 || len(sc) < edges*heads {
 		panic(fmt.Sprintf("simd128: Softmax: %d edges × %d heads on a slice of %d", edges, heads, len(sc)))
+	}
+	if heads > 1 && heads < 4 {
+		return 0
 	}
 	callMu.Lock() // one parameter block serves every call
 	defer callMu.Unlock()
@@ -225,6 +229,11 @@ func Softmax(sc []float32, edges, heads int) int {
 	p[paramSmxSc/4] = addr(sc)
 	p[paramSmxEdges/4] = uint32(edges)
 	p[paramSmxStride/4] = uint32(4 * heads)
+	if heads == 1 {
+		p[paramSmxGroups/4] = 1
+		softmax1Fn.Invoke()
+		return min(int(p[paramSmxDone/4]), 1) // the module counts a group as 4
+	}
 	p[paramSmxGroups/4] = uint32(heads / 4)
 	softmaxFn.Invoke()
 	return int(p[paramSmxDone/4])

@@ -16,6 +16,7 @@ const (
 // simd128 opcodes of the softmax (f32x4 comparisons and division, f64x2
 // arithmetic, the f32/f64 conversions and the integer steps of the scale).
 const (
+	simdStore32Lane     = 0x5a
 	simdF32x4Ne         = 0x42
 	simdF32x4Ge         = 0x46
 	simdV128AndNot      = 0x4f
@@ -189,10 +190,26 @@ func (c *code) closeEdgeLoop() {
 	c.op(opBr, 0, opEnd, opEnd)
 }
 
-// loadEdge pushes the current edge's four scores.
-func (c *code) loadEdge() {
+// loadEdge pushes the current edge's four scores (one, splat, when
+// single).
+func (c *code) loadEdge(single bool) {
 	c.get(xPtr)
+	if single {
+		c.simd(simdLoad32Splat, 2, 0)
+		return
+	}
 	c.simd(simdLoad, 2, 0)
+}
+
+// storeEdge stores the v128 on the stack at the current edge (lane 0 only
+// when single); the address must be below it.
+func (c *code) storeEdge(single bool) {
+	if single {
+		c.simd(simdStore32Lane, 2, 0)
+		c.op(0)
+		return
+	}
+	c.simd(simdStore, 2, 0)
 }
 
 // softmaxBody is softmax4: causal.EdgeSoftmax for groups of four heads
@@ -200,8 +217,10 @@ func (c *code) loadEdge() {
 // A group whose scores hold a NaN, or whose exponentials would leave
 // kernels.ExpInPlace's fast range (the smallest s - max below -708, or an
 // infinite maximum), stops the function: the heads done so far are
-// reported and the Go code does the rest.
-func softmaxBody() code {
+// reported and the Go code does the rest. With single it is softmax1, for
+// one head (stride 4, one group): the same steps on one score splat over
+// the lanes, the results taken from lane 0.
+func softmaxBody(single bool) code {
 	c := newBody(xNumI32, fNum, xP, []param{{xSc, paramSmxSc}, {xEdges, paramSmxEdges}, {xStride, paramSmxStride},
 		{xGroups, paramSmxGroups}})
 	c.get(xP)
@@ -232,16 +251,16 @@ func softmaxBody() code {
 	c.zeroLocals(fl(fNaN))
 	c.edgeLoop()
 	c.get(fl(fMx))
-	c.loadEdge()
+	c.loadEdge(single)
 	c.simd(simdF32x4PMax) // mx < s ? s : mx
 	c.set(fl(fMx))
 	c.get(fl(fMn))
-	c.loadEdge()
+	c.loadEdge(single)
 	c.simd(simdF32x4PMin)
 	c.set(fl(fMn))
 	c.get(fl(fNaN))
-	c.loadEdge()
-	c.loadEdge()
+	c.loadEdge(single)
+	c.loadEdge(single)
 	c.simd(simdF32x4Ne)
 	c.simd(simdV128Or)
 	c.set(fl(fNaN))
@@ -261,31 +280,37 @@ func softmaxBody() code {
 	// Pass 2: e = float32(exp(float64(s - max))) stored over s; sum += e.
 	c.zeroLocals(fl(fSum))
 	c.edgeLoop()
-	c.loadEdge()
+	c.loadEdge(single)
 	c.get(fl(fMx))
 	c.vsub()
 	c.set(fl(fV))
 	c.get(fl(fV))
 	c.simd(simdF64x2PromoteLow)
 	c.set(fl(fLo))
-	c.get(fl(fV))
-	c.get(fl(fV))
-	c.simd(simdShuffle)
-	for _, q := range [4]byte{2, 3, 2, 3} {
-		c.op(4*q, 4*q+1, 4*q+2, 4*q+3)
+	if single {
+		c.exp2(fl(fLo))
+		c.simd(simdF32x4DemoteZero)
+		c.set(fl(fV)) // lane 0 (lane 1 the same; 2, 3 zero)
+	} else {
+		c.get(fl(fV))
+		c.get(fl(fV))
+		c.simd(simdShuffle)
+		for _, q := range [4]byte{2, 3, 2, 3} {
+			c.op(4*q, 4*q+1, 4*q+2, 4*q+3)
+		}
+		c.simd(simdF64x2PromoteLow)
+		c.set(fl(fHi))
+		c.exp2(fl(fLo))
+		c.simd(simdF32x4DemoteZero)
+		c.set(fl(fLo)) // lanes 0, 1 (as float32)
+		c.exp2(fl(fHi))
+		c.simd(simdF32x4DemoteZero)
+		c.set(fl(fHi))
+		c.shuffle(fl(fV), fl(fLo), fl(fHi), [4]byte{0, 1, 4, 5})
 	}
-	c.simd(simdF64x2PromoteLow)
-	c.set(fl(fHi))
-	c.exp2(fl(fLo))
-	c.simd(simdF32x4DemoteZero)
-	c.set(fl(fLo)) // lanes 0, 1 (as float32)
-	c.exp2(fl(fHi))
-	c.simd(simdF32x4DemoteZero)
-	c.set(fl(fHi))
-	c.shuffle(fl(fV), fl(fLo), fl(fHi), [4]byte{0, 1, 4, 5})
 	c.get(xPtr)
 	c.get(fl(fV))
-	c.simd(simdStore, 2, 0)
+	c.storeEdge(single)
 	c.get(fl(fSum))
 	c.get(fl(fV))
 	c.vadd()
@@ -294,10 +319,10 @@ func softmaxBody() code {
 	// Pass 3: e / sum.
 	c.edgeLoop()
 	c.get(xPtr)
-	c.loadEdge()
+	c.loadEdge(single)
 	c.get(fl(fSum))
 	c.simd(simdF32x4Div)
-	c.simd(simdStore, 2, 0)
+	c.storeEdge(single)
 	c.closeEdgeLoop()
 	// done = 4(g+1)
 	c.get(xP)
