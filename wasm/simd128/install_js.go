@@ -212,10 +212,10 @@ func PairSums(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []float32) 
 	pairsFn.Invoke()
 }
 
-// Softmax is the causal.EdgeSoftmax running the module: one head, or whole
-// groups of four heads, stopping at a group the module leaves to the Go
-// code (2 or 3 heads are left to it too); like Tiles it checks the slice
-// length itself.
+// Softmax is the causal.EdgeSoftmax running the module: one head, or four
+// heads or more, stopping at a group the module leaves to the Go code (2 or
+// 3 heads are left to it too); like Tiles it checks the slice length
+// itself.
 func Softmax(sc []float32, edges, heads int) int {
 	if edges < 1 || heads < 1 || len(sc) < edges*heads {
 		panic(fmt.Sprintf("simd128: Softmax: %d edges × %d heads on a slice of %d", edges, heads, len(sc)))
@@ -231,10 +231,15 @@ func Softmax(sc []float32, edges, heads int) int {
 	p[paramSmxStride/4] = uint32(4 * heads)
 	if heads == 1 {
 		p[paramSmxGroups/4] = 1
+		p[paramSmxTail/4] = 0
 		softmax1Fn.Invoke()
 		return min(int(p[paramSmxDone/4]), 1) // the module counts a group as 4
 	}
 	p[paramSmxGroups/4] = uint32(heads / 4)
+	p[paramSmxTail/4] = 0
+	if r := heads % 4; r != 0 {
+		p[paramSmxTail/4] = uint32(4 - r)
+	}
 	softmaxFn.Invoke()
 	return int(p[paramSmxDone/4])
 }

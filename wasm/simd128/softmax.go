@@ -9,6 +9,7 @@ const (
 	paramSmxEdges                          // edges (>= 1)
 	paramSmxStride                         // heads·4: bytes between edges
 	paramSmxGroups                         // heads/4
+	paramSmxTail                           // 4 - heads%4, the tail group's first lane to store; 0: no tail
 	paramSmxDone                           // written by the module: heads done
 	paramSmxEnd    = paramSmxDone + 4
 )
@@ -37,6 +38,8 @@ const (
 	simdI32x4TruncF64Z  = 0xfc
 
 	opI32Store = 0x36
+	opI32LeU   = 0x4d
+	opI32ShrU  = 0x76
 )
 
 // The constants of kernels.ExpInPlace.
@@ -53,6 +56,7 @@ const (
 	xEdges
 	xStride
 	xGroups
+	xTail
 	xG
 	xBase
 	xPtr
@@ -213,16 +217,18 @@ func (c *code) storeEdge(single bool) {
 }
 
 // softmaxBody is softmax4: causal.EdgeSoftmax for groups of four heads
-// (lanes), each lane computed as causal.SoftmaxEdgesGo computes its head.
-// A group whose scores hold a NaN, or whose exponentials would leave
-// kernels.ExpInPlace's fast range (the smallest s - max below -708, or an
-// infinite maximum), stops the function: the heads done so far are
-// reported and the Go code does the rest. With single it is softmax1, for
-// one head (stride 4, one group): the same steps on one score splat over
-// the lanes, the results taken from lane 0.
+// (lanes), each lane computed as causal.SoftmaxEdgesGo computes its head,
+// then the last heads%4 heads as the group of the last four heads (which
+// are independent lanes: the ones done before are recomputed, from their
+// weights, and not stored). A group whose scores hold a NaN, or whose
+// exponentials would leave kernels.ExpInPlace's fast range (the smallest
+// s - max below -708, or an infinite maximum), stops the function: the
+// heads done so far are reported and the Go code does the rest. With
+// single it is softmax1, for one head (stride 4, one group): the same steps
+// on one score splat over the lanes, the results taken from lane 0.
 func softmaxBody(single bool) code {
 	c := newBody(xNumI32, fNum, xP, []param{{xSc, paramSmxSc}, {xEdges, paramSmxEdges}, {xStride, paramSmxStride},
-		{xGroups, paramSmxGroups}})
+		{xGroups, paramSmxGroups}, {xTail, paramSmxTail}})
 	c.get(xP)
 	c.i32(0)
 	c.storeI32(paramSmxDone)
@@ -230,13 +236,68 @@ func softmaxBody(single bool) code {
 	c.set(xG)
 	c.op(opBlock, blockVoid) // the exit on a bad group
 	c.loopUntil(xG, 0, xGroups)
-	// base = sc + 16g; end = base + edges·stride
+	// base = sc + 16g
 	c.get(xG)
 	c.i32(4)
 	c.op(opI32Shl)
 	c.get(xSc)
 	c.op(opI32Add)
 	c.set(xBase)
+	c.softmaxGroup(single, false, 2)
+	// done = 4(g+1)
+	c.get(xP)
+	c.get(xG)
+	c.i32(1)
+	c.op(opI32Add)
+	c.i32(2)
+	c.op(opI32Shl)
+	c.storeI32(paramSmxDone)
+	c.next(xG, 1)
+	if !single {
+		c.get(xTail)
+		c.op(opIf, blockVoid)
+		// base = sc + stride - 16: the last four heads
+		c.get(xSc)
+		c.get(xStride)
+		c.op(opI32Add)
+		c.i32(16)
+		c.op(opI32Sub)
+		c.set(xBase)
+		c.softmaxGroup(false, true, 1)
+		c.get(xP)
+		c.get(xStride)
+		c.i32(2)
+		c.op(opI32ShrU)
+		c.storeI32(paramSmxDone)
+		c.op(opEnd)
+	}
+	c.op(opEnd) // the exit block
+	c.op(opEnd)
+	return c
+}
+
+// softmaxGroup emits the softmax of the four heads (or one) at base over
+// the edges; a bad group branches out exitDepth blocks. With tail only the
+// lanes from local xTail on are stored.
+func (c *code) softmaxGroup(single, tail bool, exitDepth byte) {
+	store := func() { // the v128 in fV at the current edge
+		if !tail {
+			c.get(xPtr)
+			c.get(fl(fV))
+			c.storeEdge(single)
+			return
+		}
+		for lane := byte(1); lane < 4; lane++ {
+			c.get(xTail)
+			c.i32(int32(lane))
+			c.op(opI32LeU, opIf, blockVoid)
+			c.get(xPtr)
+			c.get(fl(fV))
+			c.simd(simdStore32Lane, 2, 4*uint32(lane))
+			c.op(lane, opEnd)
+		}
+	}
+	// end = base + edges·stride
 	c.get(xEdges)
 	c.get(xStride)
 	c.op(opI32Mul)
@@ -276,7 +337,7 @@ func softmaxBody(single bool) code {
 	c.get(fl(fNaN))
 	c.simd(simdV128AndNot)
 	c.simd(simdI32x4AllTrue)
-	c.op(opI32Eqz, opBrIf, 2)
+	c.op(opI32Eqz, opBrIf, exitDepth)
 	// Pass 2: e = float32(exp(float64(s - max))) stored over s; sum += e.
 	c.zeroLocals(fl(fSum))
 	c.edgeLoop()
@@ -308,9 +369,7 @@ func softmaxBody(single bool) code {
 		c.set(fl(fHi))
 		c.shuffle(fl(fV), fl(fLo), fl(fHi), [4]byte{0, 1, 4, 5})
 	}
-	c.get(xPtr)
-	c.get(fl(fV))
-	c.storeEdge(single)
+	store()
 	c.get(fl(fSum))
 	c.get(fl(fV))
 	c.vadd()
@@ -318,22 +377,10 @@ func softmaxBody(single bool) code {
 	c.closeEdgeLoop()
 	// Pass 3: e / sum.
 	c.edgeLoop()
-	c.get(xPtr)
 	c.loadEdge(single)
 	c.get(fl(fSum))
 	c.simd(simdF32x4Div)
-	c.storeEdge(single)
+	c.set(fl(fV))
+	store()
 	c.closeEdgeLoop()
-	// done = 4(g+1)
-	c.get(xP)
-	c.get(xG)
-	c.i32(1)
-	c.op(opI32Add)
-	c.i32(2)
-	c.op(opI32Shl)
-	c.storeI32(paramSmxDone)
-	c.next(xG, 1)
-	c.op(opEnd) // the exit block
-	c.op(opEnd)
-	return c
 }
