@@ -914,7 +914,7 @@ func TestKernelDispatch(t *testing.T) {
 		return append(append(out, dist...), probs...)
 	}
 	want := run()
-	var calls [4]int
+	var calls [5]int
 	H := c.ActionDim + 1
 	tmp, mx, sum, buf := make([]float32, (c.Nodes+1)*H), make([]float32, H), make([]float32, H), make([]float64, (c.Nodes+1)*H)
 	SetKernels(Kernels{
@@ -942,6 +942,10 @@ func TestKernelDispatch(t *testing.T) {
 		AddRows: func(dst, x, y []float32, leaky bool) {
 			calls[3]++
 			AddRowsGo(dst, x, y, leaky)
+		},
+		Gather: func(out, w []float32, src []int32, x []float32, stride int, fours bool) {
+			calls[4]++
+			GatherGo(out, w, src, x, stride, fours)
 		},
 	})
 	defer SetKernels(Kernels{})

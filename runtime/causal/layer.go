@@ -952,7 +952,7 @@ func (l *Layer) layer0() {
 			for e, i := range src {
 				w[e] = a[i]
 			}
-			gatherRows4(out[o:o+h1], w, src, l.xl0[o:], c0)
+			gather(out[o:o+h1], w, src, l.xl0[o:], c0, true)
 		}
 		l.macs += int64(cnt * c0)
 	}
@@ -1199,7 +1199,7 @@ func (l *Layer) layer1(action int) {
 		}
 		l.softmaxEdges(l.score, cnt, 1)
 		out := l.out.Logits[j*d : (j+1)*d]
-		gatherRows(out, l.score[:cnt], src, xl, d)
+		gather(out, l.score[:cnt], src, xl, d, false)
 		for k, b := range g.bias[o : o+d] {
 			out[k] += b
 		}

@@ -34,12 +34,20 @@ type EdgeSoftmax func(sc []float32, edges, heads int) int
 // module_0's bias and activation), exactly as AddRowsGo.
 type AddRows func(dst, x, y []float32, leaky bool)
 
+// Gather sets out[c] = Σ_e w[e]·x[src[e]·stride + c] for c < len(out),
+// summed from zero in GatherGo's order: edge by edge (gatherRows), or with
+// fours, each whole group of four edges as (w0·x0 + w1·x1) + (w2·x2 +
+// w3·x3), then the rest edge by edge (gatherRows4). The aggregations of
+// both GATv2 layers.
+type Gather func(out, w []float32, src []int32, x []float32, stride int, fours bool)
+
 // Kernels are the layer's replaceable loops; a nil field means the Go one.
 type Kernels struct {
 	EdgeSums EdgeSums
 	PairSums PairSums
 	Softmax  EdgeSoftmax
 	AddRows  AddRows
+	Gather   Gather
 }
 
 var (
@@ -47,13 +55,14 @@ var (
 	pairSums    PairSums    = PairSumsGo
 	edgeSoftmax EdgeSoftmax = noSoftmax
 	addRows     AddRows     = AddRowsGo
+	gather      Gather      = GatherGo
 )
 
 // SetKernels installs faster kernels giving the same bits (a nil field
-// restores the Go one: EdgeSumsGo, PairSumsGo, AddRowsGo, no softmax
+// restores the Go one: EdgeSumsGo, PairSumsGo, AddRowsGo, GatherGo, no softmax
 // heads done outside SoftmaxEdgesGo). Not safe to call while layers run.
 func SetKernels(k Kernels) {
-	edgeSums, pairSums, edgeSoftmax, addRows = k.EdgeSums, k.PairSums, k.Softmax, k.AddRows
+	edgeSums, pairSums, edgeSoftmax, addRows, gather = k.EdgeSums, k.PairSums, k.Softmax, k.AddRows, k.Gather
 	if edgeSums == nil {
 		edgeSums = EdgeSumsGo
 	}
@@ -65,6 +74,18 @@ func SetKernels(k Kernels) {
 	}
 	if addRows == nil {
 		addRows = AddRowsGo
+	}
+	if gather == nil {
+		gather = GatherGo
+	}
+}
+
+// GatherGo is the Go Gather.
+func GatherGo(out, w []float32, src []int32, x []float32, stride int, fours bool) {
+	if fours {
+		gatherRows4(out, w, src, x, stride)
+	} else {
+		gatherRows(out, w, src, x, stride)
 	}
 }
 

@@ -199,3 +199,34 @@ func CompareAddRows(add causal.AddRows, r *rand.Rand, n int) error {
 	}
 	return nil
 }
+
+// CompareGather runs gather against causal.GatherGo, both groupings, on
+// count random edges into d columns of rows with the given stride, and
+// reports the first output that differs in any bit or a write past out.
+func CompareGather(gather causal.Gather, r *rand.Rand, count, d, stride int) error {
+	rows := 1 + r.IntN(70)
+	x := make([]float32, (rows-1)*stride+d)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	w, src := make([]float32, count), make([]int32, count)
+	for e := range w {
+		w[e], src[e] = r.Float32(), int32(r.IntN(rows))
+	}
+	for _, fours := range []bool{false, true} {
+		want, got := make([]float32, d+3), make([]float32, d+3)
+		for i := range want {
+			want[i] = float32(i) // the sentinels past d must stay
+			got[i] = float32(i)
+		}
+		causal.GatherGo(want[:d], w, src, x, stride, fours)
+		gather(got[:d], w, src, x, stride, fours)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				return fmt.Errorf("simd128: gather of %d edges into %d columns (stride %d, fours %v): value %d is %g, the Go code gives %g",
+					count, d, stride, fours, i, got[i], want[i])
+			}
+		}
+	}
+	return nil
+}

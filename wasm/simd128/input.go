@@ -13,7 +13,7 @@ const (
 	paramInVSZ                          // bytes between consecutive ξ in v
 	paramInEnd   = paramInVSZ + 4
 
-	paramTotalWords = paramAddEnd / 4
+	paramTotalWords = paramGatEnd / 4
 )
 
 const (

@@ -26,7 +26,7 @@ var (
 	// tilesFn is the module's tiles(), called through syscall/js: safejs's
 	// Invoke allocates on every call, and tiles() can throw only on a wild
 	// address, which Tiles rules out (a throw would be a bug, and panics).
-	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn, softmax1Fn, addFn js.Value
+	tilesFn, out6Fn, out5Fn, in6Fn, in5Fn, edgesFn, pairsFn, packFn, softmaxFn, softmax1Fn, addFn, gatherFn js.Value
 	// params is the parameter block tiles() reads; on the heap, so its
 	// address stays fixed.
 	params = new([paramTotalWords]uint32)
@@ -89,7 +89,7 @@ func Install() error {
 		name string
 		fn   *js.Value
 	}{{"tiles", &tilesFn}, {"out6", &out6Fn}, {"out5", &out5Fn}, {"in6", &in6Fn}, {"in5", &in5Fn},
-		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}, {"add4", &addFn}, {"softmax1", &softmax1Fn}} {
+		{"edges4", &edgesFn}, {"pairs8", &pairsFn}, {"pack4", &packFn}, {"softmax4", &softmaxFn}, {"add4", &addFn}, {"softmax1", &softmax1Fn}, {"gather", &gatherFn}} {
 		v, err := exports.Get(f.name)
 		if err != nil {
 			return fmt.Errorf("simd128: %w", err)
@@ -105,7 +105,7 @@ func Install() error {
 	kernels.SetPanelKernel(Tiles)
 	kernels.SetWinogradOutputKernel(WinogradOutput)
 	kernels.SetWinogradInputKernel(WinogradInput)
-	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax, AddRows: AddRows})
+	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax, AddRows: AddRows, Gather: Gather})
 	kernels.SetPackKernel(Pack)
 	return nil
 }
@@ -265,6 +265,34 @@ func AddRows(dst, x, y []float32, leaky bool) {
 	}
 	if r := n / 4 * 4; r < n {
 		causal.AddRowsGo(dst[r:], x[r:], y[r:], leaky)
+	}
+}
+
+// Gather is the causal.Gather running the module on the whole groups of
+// four columns and causal.GatherGo on the last len(out)%4; like Tiles it
+// checks the slice lengths itself.
+func Gather(out, w []float32, src []int32, x []float32, stride int, fours bool) {
+	n, d := len(w), len(out)
+	if len(src) < n || stride < d || (n > 0 && (slices.Min(src[:n]) < 0 || int(slices.Max(src[:n]))*stride+d > len(x))) {
+		panic(fmt.Sprintf("simd128: Gather: %d edges, %d columns, stride %d on slices of %d and %d", n, d, stride, len(src), len(x)))
+	}
+	if g := d / 4; g > 0 {
+		callMu.Lock() // one parameter block serves every call
+		p := params
+		p[paramGatOut/4] = addr(out)
+		p[paramGatW/4] = addr(w)
+		p[paramGatSrc/4] = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(src))))
+		p[paramGatX/4] = addr(x)
+		p[paramGatStride/4] = uint32(4 * stride)
+		p[paramGatCount/4] = uint32(n)
+		p[paramGatCols16/4] = uint32(d / 16 * 64)
+		p[paramGatCols4/4] = uint32(g * 16)
+		p[paramGatFours/4] = b2u(fours)
+		gatherFn.Invoke()
+		callMu.Unlock()
+	}
+	if r := d / 4 * 4; r < d {
+		causal.GatherGo(out[r:], w, src, x[r:], stride, fours)
 	}
 }
 

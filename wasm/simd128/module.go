@@ -16,6 +16,7 @@
 //   - softmax4, softmax1: its attention softmax, four heads at a time or one, with the
 //     float64 exponential of kernels.ExpInPlace in f64x2 (causal.EdgeSoftmax)
 //   - add4: its row adds, with the LeakyReLU of module_0 (causal.AddRows)
+//   - gather: its aggregations over the incoming edges (causal.Gather)
 //
 // Install (js/wasm only) compiles it against the memory the host published,
 // checks it against the Go code and hands each function to the runtime's
@@ -230,7 +231,8 @@ func name(dst []byte, s string) []byte {
 // and 5; in6() and in5(), one WinogradInputKernel call; edges4() and
 // pairs8(), one causal.EdgeSums and causal.PairSums call; pack4(), one
 // kernels.PackKernel call; softmax4() and softmax1(), one causal.EdgeSoftmax
-// call (four heads at a time, or one head); add4(), one causal.AddRows call.
+// call (four heads at a time, or one head); add4(), one causal.AddRows call;
+// gather(), one causal.Gather call.
 func Module() []byte {
 	m := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 	// Types: 0 = (i32) -> (), 1 = () -> ().
@@ -242,12 +244,13 @@ func Module() []byte {
 	imp = append(imp, 0x02, 0x00, 0x00)
 	m = section(m, 2, imp)
 	// Functions: setParams (type 0), tiles, out6, out5, in6, in5, edges4,
-	// pairs8, pack4, softmax4, add4, softmax1 (type 1).
-	m = section(m, 3, []byte{12, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
+	// pairs8, pack4, softmax4, add4, softmax1, gather (type 1).
+	m = section(m, 3, []byte{13, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
 	// Global 0: the parameter block's address, mutable i32 = 0.
 	m = section(m, 6, []byte{1, typeI32, 1, opI32Const, 0, opEnd})
-	exp := []byte{12}
-	for i, n := range []string{"setParams", "tiles", "out6", "out5", "in6", "in5", "edges4", "pairs8", "pack4", "softmax4", "add4", "softmax1"} {
+	exp := []byte{13}
+	for i, n := range []string{"setParams", "tiles", "out6", "out5", "in6", "in5", "edges4", "pairs8", "pack4", "softmax4", "add4",
+		"softmax1", "gather"} {
 		exp = name(exp, n)
 		exp = append(exp, 0x00, byte(i))
 	}
@@ -255,9 +258,9 @@ func Module() []byte {
 	setParams := code{0} // no locals
 	setParams.get(0)
 	setParams.op(opGlobalSet, 0, opEnd)
-	bodies := []byte{12}
+	bodies := []byte{13}
 	for _, f := range [][]byte{setParams, tilesBody(), outBody(6), outBody(5), inBody(6), inBody(5), edgesBody(), pairsBody(), packBody(),
-		softmaxBody(false), addBody(), softmaxBody(true)} {
+		softmaxBody(false), addBody(), softmaxBody(true), gatherBody()} {
 		bodies = appendU32(bodies, uint32(len(f)))
 		bodies = append(bodies, f...)
 	}

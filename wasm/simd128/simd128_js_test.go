@@ -221,6 +221,27 @@ func TestAddRowsMatchesGo(t *testing.T) {
 	}
 }
 
+// TestGatherMatchesGo compares the module's aggregations with
+// causal.GatherGo bit for bit: the layer's shapes (64 columns of stride 64,
+// 100 of stride 1300) and random ones, with column tails the Go code does.
+func TestGatherMatchesGo(t *testing.T) {
+	install(t)
+	r := rand.New(rand.NewPCG(17, 17))
+	for i := 0; i < 60; i++ {
+		count, d := r.IntN(70), 1+r.IntN(120)
+		stride := d + r.IntN(3)
+		switch i % 3 {
+		case 0:
+			d, stride = 64, 64
+		case 1:
+			d, stride = 100, 1300
+		}
+		if err := CompareGather(Gather, r, count, d, stride); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestModelWithModule: the whole default-config model (Winograd
 // convolutions, the quantizer, the causal layer, retrieval) gives
 // bit-identical images, codes and probabilities with the module and with
