@@ -27,10 +27,10 @@ const (
 	gCols16
 	gCols4
 	gFours
-	gCol   // byte offset of the current columns
-	gE     // edge
-	gWE    // w + 4e
-	gR0    // gR0..gR0+3: rows of the edges e..e+3 at the current columns
+	gCol    // byte offset of the current columns
+	gE      // edge
+	gWE     // w + 4e
+	gR0     // gR0..gR0+3: rows of the edges e..e+3 at the current columns
 	gNumI32 = gR0 + 4
 )
 
