@@ -154,8 +154,8 @@ type Layer struct {
 	batRows           []int32   // [n+1 rounded up to 4] an EdgeSums batch: source rows,
 	batT, batS        []float32 // their edge attributes, the sums
 	pairS0, pairS1    []float32 // a PairSums batch's sums (rows 0 and 1)
-	alpha             []float32 // [H, n, n] module_0 attention, dense (target, source)
-	apack             []float32 // [n, n] alpha rows of the recomputed targets, one head
+	att               []float32 // [n, n+1, H] module_0 attention of each target's incoming edges (src order)
+	apack             []float32 // [n, n] attention rows of the dense recomputed targets, one head, over all sources
 	g0src             []int32   // [n, n] per target: the sources gat0's row was computed with
 	g0attr            []float32 // [n, n] and their attributes
 	g0cnt             []int     // [n]
@@ -289,7 +289,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	bat := (n + 1 + 3) / 4 * 4
 	l.batRows, l.batT, l.batS = make([]int32, bat), make([]float32, bat), make([]float32, bat)
 	l.pairS0, l.pairS1 = make([]float32, bat), make([]float32, bat)
-	l.alpha, l.apack = make([]float32, H*n*n), make([]float32, n*n)
+	l.att, l.apack = make([]float32, n*(n+1)*H), make([]float32, n*n)
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
 	l.redo, l.dense, l.pend = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
 	l.wbuf = make([]float32, n)
@@ -920,13 +920,7 @@ func (l *Layer) layer0() {
 		computed += int64(len(pend))
 		l.pend = pend
 		l.softmaxEdges(l.score, cnt, H)
-		for h := 0; h < H; h++ {
-			row := l.alpha[(h*n+j)*n : (h*n+j+1)*n]
-			clear(row)
-			for e, i := range src {
-				row[i] = l.score[e*H+h]
-			}
-		}
+		copy(l.att[j*(n+1)*H:], l.score[:cnt*H])
 	}
 	l.macs += computed * int64(c0)
 	// out_j = Σ_i alpha_ij xl_i per head. Targets with many sources go
@@ -934,8 +928,9 @@ func (l *Layer) layer0() {
 	// MACs per head against cnt h1 for the edges alone, but a GEMM runs
 	// them several times faster than per-edge sums (and adding exact
 	// zeros changes nothing); targets with few sources take gatherRows4.
-	// Dense targets go straight into gat0 when they are all n, else
-	// through packed alpha rows and a scratch block.
+	// Dense targets' attention rows are spread out over all n sources per
+	// head; their outputs go straight into gat0 when they are all n, else
+	// through a scratch block.
 	l.dense = l.dense[:0]
 	for _, j32 := range l.redo {
 		j := int(j32)
@@ -946,11 +941,11 @@ func (l *Layer) layer0() {
 		}
 		out := l.gat0[j*c0 : (j+1)*c0]
 		src := l.src[j*n : j*n+cnt]
-		w := l.wbuf[:cnt]
+		w, att := l.wbuf[:cnt], l.att[j*(n+1)*H:]
 		for h := 0; h < H; h++ {
-			o, a := h*h1, l.alpha[(h*n+j)*n:(h*n+j+1)*n]
-			for e, i := range src {
-				w[e] = a[i]
+			o := h * h1
+			for e := range w {
+				w[e] = att[e*H+h]
 			}
 			gather(out[o:o+h1], w, src, l.xl0[o:], c0, true)
 		}
@@ -958,19 +953,26 @@ func (l *Layer) layer0() {
 	}
 	m := len(l.dense)
 	l.macs += int64(m * n * c0)
-	if m == n {
-		for h := 0; h < H; h++ {
-			kernels.GEMMPackedB(false, n, h1, n, l.alpha[h*n*n:], n, l.xl0P[h], 0, l.gat0[h*h1:], c0)
+	if m > 0 {
+		dst := l.pack
+		if m == n { // the targets 0..n-1 in order
+			dst = l.gat0
 		}
-	} else if m > 0 {
 		for h := 0; h < H; h++ {
-			for r, j := range l.dense {
-				copy(l.apack[r*n:(r+1)*n], l.alpha[(h*n+int(j))*n:(h*n+int(j)+1)*n])
+			for r, j32 := range l.dense {
+				j := int(j32)
+				row, att := l.apack[r*n:(r+1)*n], l.att[j*(n+1)*H:]
+				clear(row)
+				for e, i := range l.src[j*n : j*n+l.cnt[j]] {
+					row[i] = att[e*H+h]
+				}
 			}
-			kernels.GEMMPackedB(false, m, h1, n, l.apack, n, l.xl0P[h], 0, l.pack[h*h1:], c0)
+			kernels.GEMMPackedB(false, m, h1, n, l.apack, n, l.xl0P[h], 0, dst[h*h1:], c0)
 		}
-		for r, j := range l.dense {
-			copy(l.gat0[int(j)*c0:(int(j)+1)*c0], l.pack[r*c0:(r+1)*c0])
+		if m < n {
+			for r, j := range l.dense {
+				copy(l.gat0[int(j)*c0:(int(j)+1)*c0], l.pack[r*c0:(r+1)*c0])
+			}
 		}
 	}
 	for _, j := range l.redo {
