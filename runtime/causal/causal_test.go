@@ -918,7 +918,7 @@ func TestKernelDispatch(t *testing.T) {
 	H := c.ActionDim + 1
 	tmp, mx, sum, buf := make([]float32, (c.Nodes+1)*H), make([]float32, H), make([]float32, H), make([]float64, (c.Nodes+1)*H)
 	SetKernels(Kernels{
-		EdgeSums: func(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {
+		EdgeSums: func(x []float32, rows []int32, y, e, t []float32, n int, q []int, neg []bool, s []float32) {
 			calls[0]++
 			EdgeSumsGo(x, rows, y, e, t, n, q, neg, s)
 		},

@@ -152,7 +152,7 @@ type Layer struct {
 	cnt               []int     // [n] sources per target, self loop included
 	score             []float32 // [(n+1), H] scores of one target's edges
 	batRows           []int32   // [n+1 rounded up to 4] an EdgeSums batch: source rows,
-	batT, batS        []float32 // their edge attributes, the sums
+	batT, batS        []float32 // their edge attributes, the sums (per head)
 	pairS0, pairS1    []float32 // a PairSums batch's sums (rows 0 and 1)
 	att               []float32 // [n, n+1, H] module_0 attention of each target's incoming edges (src order)
 	apack             []float32 // [n, n] attention rows of the dense recomputed targets, one head, over all sources
@@ -287,7 +287,7 @@ func New(c Config, params nn.Params) (*Layer, error) {
 	l.src, l.attr, l.cnt = make([]int32, n*n), make([]float32, n*n), make([]int, n)
 	l.score = make([]float32, (n+1)*H)
 	bat := (n + 1 + 3) / 4 * 4
-	l.batRows, l.batT, l.batS = make([]int32, bat), make([]float32, bat), make([]float32, bat)
+	l.batRows, l.batT, l.batS = make([]int32, bat), make([]float32, bat), make([]float32, H*bat)
 	l.pairS0, l.pairS1 = make([]float32, bat), make([]float32, bat)
 	l.att, l.apack = make([]float32, n*(n+1)*H), make([]float32, n*n)
 	l.g0src, l.g0attr, l.g0cnt, l.g0ok = make([]int32, n*n), make([]float32, n*n), make([]int, n), make([]bool, n)
@@ -1000,12 +1000,13 @@ func (l *Layer) scoreEdges0(j int, pend []int32) {
 		e := pend[min(k, len(pend)-1)]
 		rows[k], ts[k] = src[e]*int32(c0), attr[e]
 	}
+	sums = l.batS[:H*g]
+	edgeSums(l.xl0s, rows, xrs, l.le0s, ts, h1, l.att0.q, l.att0.tailNeg, sums)
 	for h := 0; h < H; h++ {
-		o := h * h1
-		edgeSums(l.xl0s[o:], rows, xrs[o:o+h1], l.le0s[o:o+h1], ts, h1, l.att0.q[h], l.att0.tailNeg[h], sums)
+		sh := sums[h*g : (h+1)*g]
 		for k, e := range pend {
 			i := int(src[e])
-			l.score[int(e)*H+h] = splitScore(0, l.xl0Lin[i*H+h]+xrLin[h]+float64(ts[k])*l.le0Lin[h], sums[k], 0.2)
+			l.score[int(e)*H+h] = splitScore(0, l.xl0Lin[i*H+h]+xrLin[h]+float64(ts[k])*l.le0Lin[h], sh[k], 0.2)
 		}
 	}
 }
@@ -1182,7 +1183,7 @@ func (l *Layer) layer1(action int) {
 		}
 		h := hd(slot)
 		o := h * d
-		q, neg, les := l.att1.q[h], l.att1.tailNeg[h], l.le1s[o:o+d]
+		les := l.le1s[o : o+d]
 		cnt := l.cnt[j]
 		src, attr := l.src[j*n:j*n+cnt], l.attr[j*n:j*n+cnt]
 		xrs, xls := l.xr1s[j*d:(j+1)*d], l.xl1s[slot]
@@ -1195,7 +1196,7 @@ func (l *Layer) layer1(action int) {
 			e := min(k, cnt-1)
 			rows[k], ts[k] = src[e]*int32(d), attr[e]
 		}
-		edgeSums(xls, rows, xrs, les, ts, d, q, neg, sums)
+		edgeSums(xls, rows, xrs, les, ts, d, l.att1.q[h:h+1], l.att1.tailNeg[h:h+1], sums)
 		for e := 0; e < cnt; e++ {
 			l.score[e] = splitScore(0, xlLin[src[e]]+xrLin+float64(ts[e])*leLin, sums[e], 0.2)
 		}

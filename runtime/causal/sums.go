@@ -7,14 +7,15 @@ package causal
 // SIMD versions: lanes = the four edges or targets of a batch, or four
 // heads, each computed in the Go order).
 
-// EdgeSums computes absSumEdge4 for groups of four edges: for g <
+// EdgeSums computes absSumEdge4 for groups of four edges and each head
+// h < len(q) (the heads' channels are n apart in x, y and e): for g <
 // len(t)/4 and lane i,
 //
-//	s[4g+i] = Σ_k sgn_k |x[rows[4g+i] + k] + y[k] + e[k]·t[4g+i]|  (k < n)
+//	s[h·len(t) + 4g+i] = Σ_k sgn_k |x[rows[4g+i] + h·n + k] + y[h·n + k] + e[h·n + k]·t[4g+i]|  (k < n)
 //
-// in absSumEdge4's order (signs and q, neg as there). len(t) is a
-// multiple of 4, len(rows) = len(t), len(s) >= len(t).
-type EdgeSums func(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32)
+// in absSumEdge4's order (signs, q[h] and neg[h] as there). len(t) is a
+// multiple of 4, len(rows) = len(t), len(s) >= len(q)·len(t).
+type EdgeSums func(x []float32, rows []int32, y, e, t []float32, n int, q []int, neg []bool, s []float32)
 
 // PairSums computes absSum8 for rows x0, x1 against the targets y[j·n:
 // (j+1)·n], j < count (a multiple of 4): s0[j] and s1[j] are absSum(x0,
@@ -106,11 +107,14 @@ func AddRowsGo(dst, x, y []float32, leaky bool) {
 func noSoftmax([]float32, int, int) int { return 0 }
 
 // EdgeSumsGo is the Go EdgeSums.
-func EdgeSumsGo(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {
-	y, e = y[:n], e[:n]
-	for g := 0; g+4 <= len(t); g += 4 {
-		r0, r1, r2, r3 := int(rows[g]), int(rows[g+1]), int(rows[g+2]), int(rows[g+3])
-		s[g], s[g+1], s[g+2], s[g+3] = absSumEdge4(x[r0:r0+n], x[r1:r1+n], x[r2:r2+n], x[r3:r3+n], y, e, t[g], t[g+1], t[g+2], t[g+3], q, neg)
+func EdgeSumsGo(x []float32, rows []int32, y, e, t []float32, n int, q []int, neg []bool, s []float32) {
+	for h := range q {
+		o := h * n
+		yh, eh, sh := y[o:o+n], e[o:o+n], s[h*len(t):(h+1)*len(t)]
+		for g := 0; g+4 <= len(t); g += 4 {
+			r0, r1, r2, r3 := int(rows[g])+o, int(rows[g+1])+o, int(rows[g+2])+o, int(rows[g+3])+o
+			sh[g], sh[g+1], sh[g+2], sh[g+3] = absSumEdge4(x[r0:r0+n], x[r1:r1+n], x[r2:r2+n], x[r3:r3+n], yh, eh, t[g], t[g+1], t[g+2], t[g+3], q[h], neg[h])
+		}
 	}
 }
 

@@ -72,9 +72,10 @@ func CompareInput(in kernels.WinogradInputKernel, r *rand.Rand, a, cin, tn int) 
 
 // CompareSums runs edges and pairs against causal.EdgeSumsGo and
 // causal.PairSumsGo on random rows of length n (every split q of the
-// paired part and both tail signs, count edges and targets) and reports
-// the first sum that differs in any bit.
-func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, count int) error {
+// paired part and both tail signs, count edges and targets; the edges over
+// one head, then over heads heads with random splits) and reports the
+// first sum that differs in any bit.
+func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, count, heads int) error {
 	vec := func(k int) []float32 {
 		v := make([]float32, k)
 		for i := range v {
@@ -82,22 +83,28 @@ func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, 
 		}
 		return v
 	}
-	x, y, e, t := vec(9*n+3), vec(count*n), vec(n), vec(count)
+	x, y, e, t := vec((8+heads)*n+3), vec(heads*count*n), vec(heads*n), vec(count)
 	rows := make([]int32, count)
 	for i := range rows {
 		rows[i] = int32(r.IntN(8*n + 4))
 	}
+	compareEdges := func(q []int, neg []bool) error {
+		want, got := vec(len(q)*count), vec(len(q)*count)
+		copy(got, want)
+		causal.EdgeSumsGo(x, rows, y, e, t, n, q, neg, want)
+		edges(x, rows, y, e, t, n, q, neg, got)
+		for i := range want {
+			if got[i] != want[i] {
+				return fmt.Errorf("simd128: edge sums n %d, q %v, neg %v: head %d edge %d is %g, the Go code gives %g", n, q, neg, i/count, i%count, got[i], want[i])
+			}
+		}
+		return nil
+	}
 	x0, x1 := vec(n), vec(n)
 	for q := 0; 2*q <= n; q++ {
 		for _, neg := range []bool{false, true} {
-			want, got := vec(count), vec(count)
-			copy(got, want)
-			causal.EdgeSumsGo(x, rows, y, e, t, n, q, neg, want)
-			edges(x, rows, y, e, t, n, q, neg, got)
-			for i := range want {
-				if got[i] != want[i] {
-					return fmt.Errorf("simd128: edge sums n %d, q %d, neg %v: edge %d is %g, the Go code gives %g", n, q, neg, i, got[i], want[i])
-				}
+			if err := compareEdges([]int{q}, []bool{neg}); err != nil {
+				return err
 			}
 			w0, w1, g0, g1 := vec(count), vec(count), vec(count), vec(count)
 			copy(g0, w0)
@@ -111,7 +118,11 @@ func CompareSums(edges causal.EdgeSums, pairs causal.PairSums, r *rand.Rand, n, 
 			}
 		}
 	}
-	return nil
+	q, neg := make([]int, heads), make([]bool, heads)
+	for h := range q {
+		q[h], neg[h] = r.IntN(n/2+1), r.IntN(2) == 1
+	}
+	return compareEdges(q, neg)
 }
 
 // CompareSoftmax runs softmax then causal.SoftmaxEdgesGo for the heads it

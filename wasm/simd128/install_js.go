@@ -33,6 +33,10 @@ var (
 	// callMu makes the calls one at a time (the engine makes them from
 	// one goroutine; a second caller must not rewrite the block meanwhile).
 	callMu sync.Mutex
+	// headTabs holds EdgeSums' per-head tables (2q·4, then the tail signs)
+	// while the module reads them; it grows, under callMu, to the most
+	// heads seen.
+	headTabs []uint32
 )
 
 // Install compiles the kernel module against the memory the host
@@ -161,17 +165,29 @@ func Pack(dst, a []float32, lda, panels, kb int) {
 
 // EdgeSums is the causal.EdgeSums running the module; like Tiles it checks
 // the slice lengths itself.
-func EdgeSums(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, s []float32) {
-	if len(t)%4 != 0 || len(rows) != len(t) || len(s) < len(t) || n < 1 || q < 0 || 2*q > n || len(y) < n || len(e) < n ||
-		(len(rows) > 0 && (slices.Min(rows) < 0 || int(slices.Max(rows))+n > len(x))) {
-		panic(fmt.Sprintf("simd128: EdgeSums: %d edges, n %d, q %d on slices of %d, %d, %d, %d, %d",
-			len(t), n, q, len(x), len(rows), len(y), len(e), len(s)))
+func EdgeSums(x []float32, rows []int32, y, e, t []float32, n int, q []int, neg []bool, s []float32) {
+	heads := len(q)
+	bad := len(t)%4 != 0 || len(rows) != len(t) || len(neg) != heads || len(s) < heads*len(t) || n < 1 ||
+		len(y) < heads*n || len(e) < heads*n || (len(rows) > 0 && (slices.Min(rows) < 0 || int(slices.Max(rows))+heads*n > len(x)))
+	for _, v := range q {
+		bad = bad || v < 0 || 2*v > n
 	}
-	if len(t) == 0 {
+	if bad {
+		panic(fmt.Sprintf("simd128: EdgeSums: %d edges, %d heads, n %d on slices of %d, %d, %d, %d, %d, %d",
+			len(t), heads, n, len(x), len(rows), len(y), len(e), len(s), len(neg)))
+	}
+	if len(t) == 0 || heads == 0 {
 		return
 	}
 	callMu.Lock() // one parameter block serves every call
 	defer callMu.Unlock()
+	if cap(headTabs) < 2*heads {
+		headTabs = make([]uint32, 2*heads)
+	}
+	tabs := headTabs[:2*heads]
+	for h, v := range q {
+		tabs[h], tabs[heads+h] = uint32(8*v), b2u(neg[h])
+	}
 	p := params
 	p[paramSumX/4] = addr(x)
 	p[paramSumRows/4] = uint32(uintptr(unsafe.Pointer(unsafe.SliceData(rows))))
@@ -179,10 +195,11 @@ func EdgeSums(x []float32, rows []int32, y, e, t []float32, n, q int, neg bool, 
 	p[paramSumE/4] = addr(e)
 	p[paramSumT/4] = addr(t)
 	p[paramSumN/4] = uint32(4 * n)
-	p[paramSumM/4] = uint32(8 * q)
-	p[paramSumNeg/4] = b2u(neg)
 	p[paramSumS/4] = addr(s)
 	p[paramSumCount/4] = uint32(len(t) / 4)
+	p[paramSumHeads/4] = uint32(heads)
+	p[paramSumQTab/4] = uint32(uintptr(unsafe.Pointer(&tabs[0])))
+	p[paramSumNegTab/4] = uint32(uintptr(unsafe.Pointer(&tabs[heads])))
 	edgesFn.Invoke()
 }
 

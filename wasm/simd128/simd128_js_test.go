@@ -179,12 +179,13 @@ func TestInputMatchesGo(t *testing.T) {
 
 // TestSumsMatchGo compares the module's causal sums with causal.EdgeSumsGo
 // and causal.PairSumsGo bit for bit over random lengths (the layer's are
-// 64 and 100 at the default config) and batch sizes.
+// 64 and 100 at the default config), batch sizes and head counts (13 in
+// module_0 at the default config).
 func TestSumsMatchGo(t *testing.T) {
 	install(t)
 	r := rand.New(rand.NewPCG(12, 12))
 	for _, n := range []int{2, 3, 5, 16, 33, 64, 100} {
-		if err := CompareSums(EdgeSums, PairSums, r, n, 4*(1+r.IntN(5))); err != nil {
+		if err := CompareSums(EdgeSums, PairSums, r, n, 4*(1+r.IntN(5)), 1+r.IntN(14)); err != nil {
 			t.Fatal(err)
 		}
 	}

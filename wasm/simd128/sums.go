@@ -10,12 +10,15 @@ const (
 	paramSumE                           // EdgeSums: e
 	paramSumT                           // EdgeSums: t
 	paramSumN                           // n·4
-	paramSumM                           // 2q·4: the paired part
-	paramSumNeg                         // 1: the tail is subtracted
+	paramSumM                           // PairSums: 2q·4, the paired part
+	paramSumNeg                         // PairSums: 1, the tail is subtracted
 	paramSumS                           // EdgeSums: s; PairSums: s0
 	paramSumS1                          // PairSums: s1
 	paramSumCount                       // EdgeSums: groups of 4 edges; PairSums: targets (a multiple of 4)
-	paramSumEnd   = paramSumCount + 4
+	paramSumHeads                       // EdgeSums: heads
+	paramSumQTab                        // EdgeSums: int32 [heads], each head's 2q·4
+	paramSumNegTab                      // EdgeSums: int32 [heads], 1: that head's tail is subtracted
+	paramSumEnd   = paramSumNegTab + 4
 )
 
 const (
@@ -44,6 +47,10 @@ const (
 	sG
 	sK
 	sYG     // pairs8: the group's first target row
+	sHeads  // edges4: the heads, their index and tables
+	sHd
+	sQTab
+	sNegTab
 	sQ0     // sQ0..sQ0+3: the four edges' rows (edges4) or targets' rows (pairs8)
 	sNumI32 = sQ0 + 4
 )
@@ -137,10 +144,27 @@ func (c *code) accumulate(acc uint32) {
 }
 
 // edgesBody is edges4: causal.EdgeSums with lanes = the four edges of a
-// group, each lane summed exactly as absSumEdge4 sums that edge.
+// group, each lane summed exactly as absSumEdge4 sums that edge, head
+// after head.
 func edgesBody() code {
 	c := newBody(sNumI32, uNum, sP, []param{{sX, paramSumX}, {sRows, paramSumRows}, {sY, paramSumY}, {sE, paramSumE},
-		{sT, paramSumT}, {sN, paramSumN}, {sM, paramSumM}, {sNeg, paramSumNeg}, {sS, paramSumS}, {sCount, paramSumCount}})
+		{sT, paramSumT}, {sN, paramSumN}, {sS, paramSumS}, {sCount, paramSumCount},
+		{sHeads, paramSumHeads}, {sQTab, paramSumQTab}, {sNegTab, paramSumNegTab}})
+	c.i32(0)
+	c.set(sHd)
+	c.loopUntil(sHd, 0, sHeads)
+	// m, neg = the head's entries of the tables
+	for _, tab := range [][2]uint32{{sQTab, sM}, {sNegTab, sNeg}} {
+		c.get(sHd)
+		c.i32(2)
+		c.op(opI32Shl)
+		c.get(tab[0])
+		c.op(opI32Add)
+		c.op(opI32Load)
+		c.u32(2)
+		c.u32(0)
+		c.set(tab[1])
+	}
 	c.i32(0)
 	c.set(sG)
 	c.loopUntil(sG, 0, sCount)
@@ -207,6 +231,20 @@ func edgesBody() code {
 	c.vadd()
 	c.simd(simdStore, 2, 0)
 	c.next(sG, 1)
+	// the next head: x, y and e n further, s a row of groups further
+	for _, l := range []uint32{sX, sY, sE} {
+		c.get(l)
+		c.get(sN)
+		c.op(opI32Add)
+		c.set(l)
+	}
+	c.get(sS)
+	c.get(sCount)
+	c.i32(4)
+	c.op(opI32Shl)
+	c.op(opI32Add)
+	c.set(sS)
+	c.next(sHd, 1)
 	c.op(opEnd)
 	return c
 }
