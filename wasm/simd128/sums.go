@@ -4,21 +4,21 @@ package simd128
 // of one causal.EdgeSums or causal.PairSums call (addresses and lengths in
 // bytes unless said).
 const (
-	paramSumX     = paramInEnd + iota*4 // EdgeSums: x; PairSums: x0
-	paramSumRows                        // EdgeSums: rows (int32, floats); PairSums: x1
-	paramSumY                           // y
-	paramSumE                           // EdgeSums: e
-	paramSumT                           // EdgeSums: t
-	paramSumN                           // n·4
-	paramSumM                           // PairSums: 2q·4, the paired part
-	paramSumNeg                         // PairSums: 1, the tail is subtracted
-	paramSumS                           // EdgeSums: s; PairSums: s0
-	paramSumS1                          // PairSums: s1
-	paramSumCount                       // EdgeSums: groups of 4 edges; PairSums: targets (a multiple of 4)
-	paramSumHeads                       // EdgeSums: heads
-	paramSumQTab                        // EdgeSums: int32 [heads], each head's 2q·4
-	paramSumNegTab                      // EdgeSums: int32 [heads], 1: that head's tail is subtracted
-	paramSumEnd   = paramSumNegTab + 4
+	paramSumX      = paramInEnd + iota*4 // EdgeSums: x; PairSums: x0
+	paramSumRows                         // EdgeSums: rows (int32, floats); PairSums: x1
+	paramSumY                            // y
+	paramSumE                            // EdgeSums: e
+	paramSumT                            // EdgeSums: t
+	paramSumN                            // n·4
+	paramSumM                            // PairSums: 2q·4, the paired part
+	paramSumNeg                          // PairSums: 1, the tail is subtracted
+	paramSumS                            // EdgeSums: s; PairSums: s0
+	paramSumS1                           // PairSums: s1
+	paramSumCount                        // EdgeSums: groups of 4 edges; PairSums: targets (a multiple of 4)
+	paramSumHeads                        // EdgeSums: heads
+	paramSumQTab                         // EdgeSums: int32 [heads], each head's 2q·4
+	paramSumNegTab                       // EdgeSums: int32 [heads], 1: that head's tail is subtracted
+	paramSumEnd    = paramSumNegTab + 4
 )
 
 const (
@@ -46,8 +46,8 @@ const (
 	sCount
 	sG
 	sK
-	sYG     // pairs8: the group's first target row
-	sHeads  // edges4: the heads, their index and tables
+	sYG    // pairs8: the group's first target row
+	sHeads // edges4: the heads, their index and tables
 	sHd
 	sQTab
 	sNegTab
