@@ -6,23 +6,36 @@ import "math"
 
 // f16ToF32 widens a binary16 value exactly: normals, subnormals, signed
 // zeros, infinities and NaNs (payload kept in the top mantissa bits).
-func f16ToF32(h uint16) float32 {
-	// Normals, the common case, stay small enough to inline: shift into
-	// place and rebias the exponent from 15 to 127.
-	if h&0x7c00-0x400 < 0x7800 { // exponent field 1..30, by unsigned wrap-around
-		return math.Float32frombits(uint32(h)&0x8000<<16 | uint32(h)&0x7fff<<13 + (127-15)<<23)
+func f16ToF32(h uint16) float32 { return math.Float32frombits(f16Bits(h)) }
+
+// f16Bits is f16ToF32 as float32 bits.
+func f16Bits(h uint16) uint32 {
+	if f16IsNormal(h) {
+		return f16NormalBits(h)
 	}
-	return f16ToF32Special(h)
+	return f16BitsSpecial(h)
 }
 
-func f16ToF32Special(h uint16) float32 {
+// f16IsNormal reports a normal binary16: exponent field 1..30 (by unsigned
+// wrap-around). Normals, the common case, take f16NormalBits; both inline
+// into loops, which call f16BitsSpecial only for the rest.
+func f16IsNormal(h uint16) bool { return h&0x7c00-0x400 < 0x7800 }
+
+// f16NormalBits widens a normal binary16: shift into place and rebias the
+// exponent from 15 to 127.
+func f16NormalBits(h uint16) uint32 {
+	return uint32(h)&0x8000<<16 | uint32(h)&0x7fff<<13 + (127-15)<<23
+}
+
+// f16BitsSpecial is f16Bits for zeros, subnormals, infinities and NaNs.
+func f16BitsSpecial(h uint16) uint32 {
 	sign := uint32(h&0x8000) << 16
 	mant := uint32(h & 0x3ff)
 	switch {
 	case h&0x7c00 != 0: // inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+		return sign | 0x7f800000 | mant<<13
 	case mant == 0:
-		return math.Float32frombits(sign)
+		return sign
 	}
 	// Subnormal: mant x 2^-24. Shift the leading 1 into the implicit bit
 	// position; every binary16 subnormal is a float32 normal.
@@ -31,7 +44,7 @@ func f16ToF32Special(h uint16) float32 {
 		mant <<= 1
 		e--
 	}
-	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
+	return sign | e<<23 | (mant&0x3ff)<<13
 }
 
 // f32ToF16 rounds to the nearest binary16, ties to even. Values of magnitude

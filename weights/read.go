@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 const metadataKey = "__metadata__"
@@ -107,18 +107,33 @@ func byteCount(hi, lo uint64) string {
 // decode converts little-endian raw bytes of a checked length to float32.
 func decode(raw []byte, dtype DType) []float32 {
 	out := make([]float32, len(raw)/dtype.Size())
+	if len(out) == 0 {
+		return out
+	}
+	// The bits go straight into the floats' memory: a float32 made from
+	// bits (math.Float32frombits) goes through linear memory under wasm,
+	// and that made decoding most of a model's load time in the browser.
+	bits := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(out))), len(out))
 	switch dtype {
 	case F32:
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		raw = raw[:4*len(bits)]
+		for i := range bits {
+			bits[i] = binary.LittleEndian.Uint32(raw[4*i:])
 		}
 	case F16:
-		for i := range out {
-			out[i] = f16ToF32(binary.LittleEndian.Uint16(raw[2*i:]))
+		raw = raw[:2*len(bits)]
+		for i := range bits {
+			h := uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+			if f16IsNormal(h) {
+				bits[i] = f16NormalBits(h)
+			} else {
+				bits[i] = f16BitsSpecial(h)
+			}
 		}
 	case BF16:
-		for i := range out {
-			out[i] = bf16ToF32(binary.LittleEndian.Uint16(raw[2*i:]))
+		raw = raw[:2*len(bits)]
+		for i := range bits {
+			bits[i] = (uint32(raw[2*i]) | uint32(raw[2*i+1])<<8) << 16
 		}
 	default:
 		panic("weights: decode of an unchecked dtype")
