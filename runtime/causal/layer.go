@@ -573,7 +573,7 @@ func (l *Layer) fillSlot(sl *discSlot, k int) {
 	h0 := l.h0
 	for node, c := range l.codes {
 		v := sl.v[node*h0 : (node+1)*h0]
-		addRows(v, ds.bT[int(c)*h0:(int(c)+1)*h0], ds.pv[node*h0:(node+1)*h0], false)
+		kernels.Add(v, ds.bT[int(c)*h0:(int(c)+1)*h0], ds.pv[node*h0:(node+1)*h0])
 		sl.lv[node] = ds.w2.signedSum(v, 0)
 	}
 	clear(sl.uok)
@@ -646,7 +646,7 @@ func (l *Layer) sourceVector(sl *discSlot, k, i int) {
 	ds, h0 := &l.disc[k], l.h0
 	u := sl.u[i*h0 : (i+1)*h0]
 	c := int(l.codes[i])
-	addRows(u, ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0], false)
+	kernels.Add(u, ds.aT[c*h0:(c+1)*h0], ds.pu[i*h0:(i+1)*h0])
 	sl.lu[i] = ds.w2.signedSum(u, 0)
 	sl.uok[i] = true
 }
@@ -977,7 +977,7 @@ func (l *Layer) layer0() {
 	}
 	for _, j := range l.redo {
 		out := l.gat0[int(j)*c0 : (int(j)+1)*c0]
-		addRows(out, out, g.bias, true)
+		kernels.AddLeakyReLU(out, out, g.bias, 0.01)
 	}
 }
 

@@ -100,11 +100,21 @@ func nodeDistance(q []float32, y []int32, d int) float64 {
 		row := q[i*d : (i+1)*d]
 		var s float64
 		for _, v := range row {
-			s += float64(max(v, 1e-4))
+			s += float64(clampProb(v))
 		}
-		total += math.Log(s) - math.Log(float64(max(row[yi], 1e-4)))
+		total += math.Log(s) - math.Log(float64(clampProb(row[yi])))
 	}
 	return total / float64(len(y))
+}
+
+// clampProb is max(v, 1e-4) written as a comparison: max is a runtime call
+// under wasm; the result is the same (a NaN stays NaN, and the signs of
+// zero cannot matter below 1e-4).
+func clampProb(v float32) float32 {
+	if v < 1e-4 {
+		return 1e-4
+	}
+	return v
 }
 
 // RetrieveResult writes the distance per action (mean over samples) into

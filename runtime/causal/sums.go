@@ -29,12 +29,6 @@ type PairSums func(x0, x1, y []float32, n, count, q int, neg bool, s0, s1 []floa
 // exponential leaves the range it handles.
 type EdgeSoftmax func(sc []float32, edges, heads int) int
 
-// AddRows sets dst[k] = x[k] + y[k] for k < len(dst), then
-// LeakyReLU_0.01 of it when leaky (dst may be x): the layer's row adds
-// (discoverer vectors from a code's column and a position's vector,
-// module_0's bias and activation), exactly as AddRowsGo.
-type AddRows func(dst, x, y []float32, leaky bool)
-
 // Gather sets out[c] = Σ_e w[e]·x[src[e]·stride + c] for c < len(out),
 // summed from zero in GatherGo's order: edge by edge (gatherRows), or with
 // fours, each whole group of four edges as (w0·x0 + w1·x1) + (w2·x2 +
@@ -47,7 +41,6 @@ type Kernels struct {
 	EdgeSums EdgeSums
 	PairSums PairSums
 	Softmax  EdgeSoftmax
-	AddRows  AddRows
 	Gather   Gather
 }
 
@@ -55,15 +48,14 @@ var (
 	edgeSums    EdgeSums    = EdgeSumsGo
 	pairSums    PairSums    = PairSumsGo
 	edgeSoftmax EdgeSoftmax = noSoftmax
-	addRows     AddRows     = AddRowsGo
 	gather      Gather      = GatherGo
 )
 
 // SetKernels installs faster kernels giving the same bits (a nil field
-// restores the Go one: EdgeSumsGo, PairSumsGo, AddRowsGo, GatherGo, no softmax
+// restores the Go one: EdgeSumsGo, PairSumsGo, GatherGo, no softmax
 // heads done outside SoftmaxEdgesGo). Not safe to call while layers run.
 func SetKernels(k Kernels) {
-	edgeSums, pairSums, edgeSoftmax, addRows, gather = k.EdgeSums, k.PairSums, k.Softmax, k.AddRows, k.Gather
+	edgeSums, pairSums, edgeSoftmax, gather = k.EdgeSums, k.PairSums, k.Softmax, k.Gather
 	if edgeSums == nil {
 		edgeSums = EdgeSumsGo
 	}
@@ -72,9 +64,6 @@ func SetKernels(k Kernels) {
 	}
 	if edgeSoftmax == nil {
 		edgeSoftmax = noSoftmax
-	}
-	if addRows == nil {
-		addRows = AddRowsGo
 	}
 	if gather == nil {
 		gather = GatherGo
@@ -87,20 +76,6 @@ func GatherGo(out, w []float32, src []int32, x []float32, stride int, fours bool
 		gatherRows4(out, w, src, x, stride)
 	} else {
 		gatherRows(out, w, src, x, stride)
-	}
-}
-
-// AddRowsGo is the Go AddRows.
-func AddRowsGo(dst, x, y []float32, leaky bool) {
-	x, y = x[:len(dst)], y[:len(dst)]
-	if leaky {
-		for k := range dst {
-			dst[k] = leaky001(x[k] + y[k])
-		}
-		return
-	}
-	for k := range dst {
-		dst[k] = x[k] + y[k]
 	}
 }
 

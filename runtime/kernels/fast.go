@@ -2,18 +2,6 @@ package kernels
 
 import "math"
 
-// LeakyReLU applies x = max(x, slope·x) in place (slope in [0,1)).
-func LeakyReLU(x []float32, slope float32) {
-	for i, v := range x {
-		if v < 0 {
-			x[i] = v * slope
-		}
-	}
-}
-
-// ReLU applies x = max(x, 0) in place.
-func ReLU(x []float32) { LeakyReLU(x, 0) }
-
 // Tanh applies tanh in place.
 func Tanh(x []float32) {
 	for i, v := range x {

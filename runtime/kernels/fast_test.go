@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -139,5 +141,76 @@ func TestSoftmaxFloat64Reference(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEltwiseMatchesBranch: EltwiseGo's branch-free LeakyReLU against the
+// branch, bit for bit (signed zeros, subnormals, infinities; NaNs stay
+// NaNs), for the slopes the model uses, with and without the add, and
+// through LeakyReLU, ReLU, Add and AddLeakyReLU.
+func TestEltwiseMatchesBranch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32}
+	for k := 0; k < 10000; k++ {
+		vals = append(vals, math.Float32frombits(rng.Uint32()))
+	}
+	y := make([]float32, len(vals))
+	for i := range y {
+		y[i] = float32(rng.NormFloat64())
+	}
+	same := func(what string, i int, got, want float32) {
+		t.Helper()
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("%s: value %d (x %g) is %g, want %g", what, i, vals[i], got, want)
+		}
+	}
+	for _, slope := range []float32{0, 0.01, 0.2} {
+		got, sum := slices.Clone(vals), make([]float32, len(vals))
+		LeakyReLU(got, slope)
+		AddLeakyReLU(sum, vals, y, slope)
+		for i, v := range vals {
+			want := v
+			if v < 0 {
+				want = v * slope
+			}
+			same(fmt.Sprintf("LeakyReLU slope %g", slope), i, got[i], want)
+			s := v + y[i]
+			if s < 0 {
+				s *= slope
+			}
+			same(fmt.Sprintf("AddLeakyReLU slope %g", slope), i, sum[i], s)
+		}
+	}
+	got := slices.Clone(vals)
+	ReLU(got)
+	Add(got, got, y)
+	for i, v := range vals {
+		if v < 0 {
+			v *= 0
+		}
+		same("ReLU then Add", i, got[i], v+y[i])
+	}
+}
+
+// TestEltwiseDispatch: the element-wise passes go through an installed
+// kernel, and nil restores the Go one.
+func TestEltwiseDispatch(t *testing.T) {
+	calls := 0
+	SetEltwiseKernel(func(dst, x, y []float32, leaky bool, slope float32) {
+		calls++
+		EltwiseGo(dst, x, y, leaky, slope)
+	})
+	x := []float32{-1, 2}
+	ReLU(x)
+	Add(x, x, x)
+	LeakyReLU(x, 0.5)
+	AddLeakyReLU(x, x, x, 0.5)
+	SetEltwiseKernel(nil)
+	ReLU(x)
+	if calls != 4 {
+		t.Fatalf("the installed kernel ran %d times, want 4", calls)
+	}
+	if want := []float32{float32(math.Copysign(0, -1)), 8}; math.Float32bits(x[0]) != math.Float32bits(want[0]) || x[1] != want[1] {
+		t.Fatalf("x = %v, want %v", x, want)
 	}
 }

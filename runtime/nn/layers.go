@@ -124,10 +124,7 @@ func (r *Residual) Reload() { r.conv3.Reload(); r.one.Reload() }
 // Forward computes Out = src + conv1x1(relu(conv3x3(src))).
 func (r *Residual) Forward(src []float32) []float32 {
 	h := r.one.Forward(r.conv3.Forward(src))
-	out := r.Out[:len(src)]
-	for i := range out {
-		out[i] = src[i] + h[i]
-	}
+	kernels.Add(r.Out[:len(src)], src, h)
 	return r.Out
 }
 

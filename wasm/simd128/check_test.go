@@ -169,10 +169,12 @@ func CompareSoftmax(softmax causal.EdgeSoftmax, r *rand.Rand, edges, heads int, 
 	return nil
 }
 
-// CompareAddRows runs add against causal.AddRowsGo on n random floats
-// (negative and positive, zeros of both signs, and dst = x as the layer
-// calls it) and reports the first result that differs in any bit.
-func CompareAddRows(add causal.AddRows, r *rand.Rand, n int) error {
+// CompareEltwise runs eltwise against kernels.EltwiseGo on n random floats
+// (negative and positive, zeros of both signs) in every mode: with and
+// without the add and the LeakyReLU (slopes 0, 0.01, 0.2), in place and
+// not; it reports the first result that differs in any bit or a write past
+// dst.
+func CompareEltwise(eltwise kernels.EltwiseKernel, r *rand.Rand, n int) error {
 	vec := func() []float32 {
 		v := make([]float32, n+3)
 		for i := range v {
@@ -188,22 +190,31 @@ func CompareAddRows(add causal.AddRows, r *rand.Rand, n int) error {
 		return v
 	}
 	x, y := vec(), vec()
-	for _, leaky := range []bool{false, true} {
-		for _, inPlace := range []bool{false, true} {
-			want, got := vec(), vec()
-			copy(got, want)
-			if inPlace {
-				copy(want, x)
-				copy(got, x)
-				causal.AddRowsGo(want[:n], want, y, leaky)
-				add(got[:n], got, y, leaky)
-			} else {
-				causal.AddRowsGo(want[:n], x, y, leaky)
-				add(got[:n], x, y, leaky)
-			}
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					return fmt.Errorf("simd128: add rows of %d (leaky %v, in place %v): value %d is %g, the Go code gives %g", n, leaky, inPlace, i, got[i], want[i])
+	for _, slope := range []float32{0, 0.01, 0.2} {
+		for _, leaky := range []bool{false, true} {
+			for _, add := range []bool{false, true} {
+				for _, inPlace := range []bool{false, true} {
+					yy := y
+					if !add {
+						yy = nil
+					}
+					want, got := vec(), vec()
+					copy(got, want)
+					if inPlace {
+						copy(want, x)
+						copy(got, x)
+						kernels.EltwiseGo(want[:n], want, yy, leaky, slope)
+						eltwise(got[:n], got, yy, leaky, slope)
+					} else {
+						kernels.EltwiseGo(want[:n], x, yy, leaky, slope)
+						eltwise(got[:n], x, yy, leaky, slope)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							return fmt.Errorf("simd128: element-wise pass of %d (add %v, leaky %v slope %g, in place %v): value %d is %g, the Go code gives %g",
+								n, add, leaky, slope, inPlace, i, got[i], want[i])
+						}
+					}
 				}
 			}
 		}

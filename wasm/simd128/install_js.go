@@ -5,6 +5,7 @@ package simd128
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -109,7 +110,8 @@ func Install() error {
 	kernels.SetPanelKernel(Tiles)
 	kernels.SetWinogradOutputKernel(WinogradOutput)
 	kernels.SetWinogradInputKernel(WinogradInput)
-	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax, AddRows: AddRows, Gather: Gather})
+	causal.SetKernels(causal.Kernels{EdgeSums: EdgeSums, PairSums: PairSums, Softmax: Softmax, Gather: Gather})
+	kernels.SetEltwiseKernel(Eltwise)
 	kernels.SetPackKernel(Pack)
 	return nil
 }
@@ -143,6 +145,7 @@ func Uninstall() {
 	kernels.SetWinogradOutputKernel(nil)
 	kernels.SetWinogradInputKernel(nil)
 	causal.SetKernels(causal.Kernels{})
+	kernels.SetEltwiseKernel(nil)
 	kernels.SetPackKernel(nil)
 }
 
@@ -261,13 +264,13 @@ func Softmax(sc []float32, edges, heads int) int {
 	return int(p[paramSmxDone/4])
 }
 
-// AddRows is the causal.AddRows running the module on the whole groups of
-// four floats and causal.AddRowsGo on the last len(dst)%4; like Tiles it
-// checks the slice lengths itself.
-func AddRows(dst, x, y []float32, leaky bool) {
+// Eltwise is the kernels.EltwiseKernel running the module on the whole
+// groups of four floats and kernels.EltwiseGo on the last len(dst)%4; like
+// Tiles it checks the slice lengths itself.
+func Eltwise(dst, x, y []float32, leaky bool, slope float32) {
 	n := len(dst)
-	if len(x) < n || len(y) < n {
-		panic(fmt.Sprintf("simd128: AddRows: %d floats from slices of %d and %d", n, len(x), len(y)))
+	if len(x) < n || (y != nil && len(y) < n) {
+		panic(fmt.Sprintf("simd128: Eltwise: %d floats from slices of %d and %d", n, len(x), len(y)))
 	}
 	if g := n / 4; g > 0 {
 		callMu.Lock() // one parameter block serves every call
@@ -275,13 +278,21 @@ func AddRows(dst, x, y []float32, leaky bool) {
 		p[paramAddDst/4] = addr(dst)
 		p[paramAddX/4] = addr(x)
 		p[paramAddY/4] = addr(y)
+		p[paramAddFlags/4] = 2 * b2u(leaky)
+		if y != nil {
+			p[paramAddFlags/4] |= 1
+		}
+		p[paramAddSlope/4] = math.Float32bits(slope)
 		p[paramAddGroups/4] = uint32(g)
-		p[paramAddLeaky/4] = b2u(leaky)
 		addFn.Invoke()
 		callMu.Unlock()
 	}
 	if r := n / 4 * 4; r < n {
-		causal.AddRowsGo(dst[r:], x[r:], y[r:], leaky)
+		var yr []float32
+		if y != nil {
+			yr = y[r:]
+		}
+		kernels.EltwiseGo(dst[r:], x[r:], yr, leaky, slope)
 	}
 }
 

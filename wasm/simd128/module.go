@@ -15,7 +15,8 @@
 //     (causal.EdgeSums, causal.PairSums)
 //   - softmax4, softmax1: its attention softmax, four heads at a time or one, with the
 //     float64 exponential of kernels.ExpInPlace in f64x2 (causal.EdgeSoftmax)
-//   - add4: its row adds, with the LeakyReLU of module_0 (causal.AddRows)
+//   - add4: the element-wise adds and LeakyReLUs of the convolutions,
+//     residual layers and the causal layer (kernels.EltwiseKernel)
 //   - gather: its aggregations over the incoming edges (causal.Gather)
 //
 // Install (js/wasm only) compiles it against the memory the host published,
@@ -231,7 +232,7 @@ func name(dst []byte, s string) []byte {
 // and 5; in6() and in5(), one WinogradInputKernel call; edges4() and
 // pairs8(), one causal.EdgeSums and causal.PairSums call; pack4(), one
 // kernels.PackKernel call; softmax4() and softmax1(), one causal.EdgeSoftmax
-// call (four heads at a time, or one head); add4(), one causal.AddRows call;
+// call (four heads at a time, or one head); add4(), one kernels.EltwiseKernel call;
 // gather(), one causal.Gather call.
 func Module() []byte {
 	m := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}

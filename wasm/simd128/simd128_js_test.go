@@ -208,15 +208,15 @@ func TestSoftmaxMatchesGo(t *testing.T) {
 	}
 }
 
-// TestAddRowsMatchesGo compares the module's row adds with
-// causal.AddRowsGo bit for bit (lengths with and without a tail of one to
-// three floats, which the Go code does; the layer's are 800 and 1300 at the
-// default config) and checks that nothing past the row is written.
-func TestAddRowsMatchesGo(t *testing.T) {
+// TestEltwiseMatchesGo compares the module's element-wise passes with
+// kernels.EltwiseGo bit for bit (lengths with and without a tail of one to
+// three floats, which the Go code does; the causal layer's rows are 800 and
+// 1300 at the default config) and checks that nothing past dst is written.
+func TestEltwiseMatchesGo(t *testing.T) {
 	install(t)
 	r := rand.New(rand.NewPCG(16, 16))
 	for _, n := range []int{0, 1, 3, 4, 5, 8, 13, 64, 100, 800, 1300} {
-		if err := CompareAddRows(AddRows, r, n); err != nil {
+		if err := CompareEltwise(Eltwise, r, n); err != nil {
 			t.Fatal(err)
 		}
 	}
