@@ -153,6 +153,16 @@ func (c *code) next(x uint32, step int32) {
 	c.op(opBr, 0, opEnd, opEnd)
 }
 
+// ifBelow opens an if block taken when x+ahead < limit (unsigned; x and
+// limit locals), closed by an opEnd.
+func (c *code) ifBelow(x uint32, ahead int32, limit uint32) {
+	c.get(x)
+	c.i32(ahead)
+	c.op(opI32Add)
+	c.get(limit)
+	c.op(opI32LtU, opIf, blockVoid)
+}
+
 // pointers4 sets the locals dst..dst+3 to base + table[(index<<shift)/4 +
 // k]·4 (k < 4): four float addresses from an int32 table of float offsets
 // (index counts entries when shift is 2, groups of four when it is 4).

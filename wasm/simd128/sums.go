@@ -194,11 +194,7 @@ func edgesBody() code {
 	c.accumulate(ul(uA1))
 	c.next(sK, 16)
 	// if k+4 < m: one more pair into a0
-	c.get(sK)
-	c.i32(4)
-	c.op(opI32Add)
-	c.get(sM)
-	c.op(opI32LtU, opIf, blockVoid)
+	c.ifBelow(sK, 4, sM)
 	c.gather(sK)
 	c.edgeTerm(0)
 	c.set(ul(uZ))
@@ -295,11 +291,7 @@ func pairsBody() code {
 	}
 	c.next(sK, 16)
 	// if k+4 < m: the last pair
-	c.get(sK)
-	c.i32(4)
-	c.op(opI32Add)
-	c.get(sM)
-	c.op(opI32LtU, opIf, blockVoid)
+	c.ifBelow(sK, 4, sM)
 	c.gather(sK)
 	c.set(ul(uC))
 	c.get(sK)
