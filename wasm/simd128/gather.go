@@ -108,10 +108,7 @@ func (c *code) gatherColumns(vectors int) {
 		c.vadd()
 		c.set(hl(hAcc + v))
 	}
-	c.get(gWE)
-	c.i32(16)
-	c.op(opI32Add)
-	c.set(gWE)
+	c.bump(gWE, 16)
 	c.next(gE, 4)
 	c.op(opEnd)
 	// the edges left, one at a time
@@ -124,10 +121,7 @@ func (c *code) gatherColumns(vectors int) {
 		c.vadd()
 		c.set(hl(hAcc + v))
 	}
-	c.get(gWE)
-	c.i32(4)
-	c.op(opI32Add)
-	c.set(gWE)
+	c.bump(gWE, 4)
 	c.next(gE, 1)
 	for v := 0; v < vectors; v++ {
 		c.get(gOut)

@@ -146,11 +146,16 @@ func (c *code) loopUntil(x uint32, ahead int32, limit uint32) {
 
 // next closes a loopUntil loop: x += step, then back to the test.
 func (c *code) next(x uint32, step int32) {
+	c.bump(x, step)
+	c.op(opBr, 0, opEnd, opEnd)
+}
+
+// bump emits x += step for the i32 local x.
+func (c *code) bump(x uint32, step int32) {
 	c.get(x)
 	c.i32(step)
 	c.op(opI32Add)
 	c.set(x)
-	c.op(opBr, 0, opEnd, opEnd)
 }
 
 // ifBelow opens an if block taken when x+ahead < limit (unsigned; x and

@@ -99,6 +99,13 @@ func (c *code) dconst(f float64) {
 func (c *code) dmulConst(k float64) { c.dconst(k); c.simd(simdF64x2Mul) }
 func (c *code) daddConst(k float64) { c.dconst(k); c.simd(simdF64x2Add) }
 
+// dmulAdd replaces the top two float64 pairs a, b by a + b·local(l).
+func (c *code) dmulAdd(l int) {
+	c.get(fl(l))
+	c.simd(simdF64x2Mul)
+	c.simd(simdF64x2Add)
+}
+
 // dterm pushes a + r·b, kernels.ExpInPlace's q terms.
 func (c *code) dterm(a, b float64) {
 	c.get(fl(fR))
@@ -135,28 +142,18 @@ func (c *code) exp2(x uint32) {
 	c.get(fl(fR))
 	c.daddConst(1) // q0
 	c.dterm(1.0/2, 1.0/6)
-	c.get(fl(fR2))
-	c.simd(simdF64x2Mul)
-	c.simd(simdF64x2Add)
+	c.dmulAdd(fR2)
 	c.dterm(1.0/24, 1.0/120)
 	c.dterm(1.0/720, 1.0/5040)
-	c.get(fl(fR2))
-	c.simd(simdF64x2Mul)
-	c.simd(simdF64x2Add)
-	c.get(fl(fR4))
-	c.simd(simdF64x2Mul)
-	c.simd(simdF64x2Add)
+	c.dmulAdd(fR2)
+	c.dmulAdd(fR4)
 	c.dterm(1.0/40320, 1.0/362880)
 	c.dterm(1.0/3628800, 1.0/39916800)
-	c.get(fl(fR2))
-	c.simd(simdF64x2Mul)
-	c.simd(simdF64x2Add)
+	c.dmulAdd(fR2)
 	c.get(fl(fR4))
 	c.dmulConst(1.0 / 479001600)
 	c.simd(simdF64x2Add)
-	c.get(fl(fR8))
-	c.simd(simdF64x2Mul)
-	c.simd(simdF64x2Add)
+	c.dmulAdd(fR8)
 	// · 2^k: the bits (int64(k) + 1023) << 52
 	c.get(fl(fK))
 	c.simd(simdI32x4TruncF64Z)
