@@ -10,7 +10,7 @@ WASM_PKGS := ./runtime/... ./weights/... ./data/... ./internal/golden/...
 BIN       := bin/ctvae
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build dist test test-native test-wasm test-e2e bench-browser deps-chromium lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
+.PHONY: all build dist test test-native test-wasm test-e2e bench-browser bench-load deps-chromium lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
 
 all: build
 
@@ -47,7 +47,12 @@ test-e2e: deps-chromium
 
 # In-browser latency of intervene and retrieve (default config) and wasm sizes.
 bench-browser: deps-chromium
-	$(GO) test -count=1 -v -run TestBrowser ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|default config: load'
+	$(GO) test -count=1 -v -run 'TestBrowser$$|TestBrowserUI$$' ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|default config: load'
+
+# Page load alone: a cold visit, then WARM warm visits (median and fastest).
+WARM ?= 15
+bench-load: deps-chromium
+	$(GO) test -count=1 -v -run 'TestBrowserLoad$$' ./internal/e2e -args -e2e.require -e2e.bench=1 -e2e.warm=$(WARM) | grep -E 'BENCH'
 
 
 # wasm/simd128 needs the Go instance's memory published to its code, as

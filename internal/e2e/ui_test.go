@@ -73,7 +73,7 @@ const uiHooks = `(() => {
   t.arm = (done, start) => { t.armed = {done, start: start || (() => true), started: false, at: 0, frames0: t.frames}; check(); };
 })()`
 
-// timeline lists the page's start-up marks (Platform.Mark, boot.js) and
+// timeline lists the page's start-up marks (Platform.Mark, start.js, boot.js) and
 // navigation milestones, in ms from the navigation.
 const timeline = `(() => {
   const n = performance.getEntriesByType('navigation')[0];
@@ -622,31 +622,31 @@ func TestBrowserUI(t *testing.T) {
 		t.Fatalf("the service worker is %q, want activated", sw)
 	}
 	if *benchN > 0 {
-		// Each visit after the first: the site from the service worker's
-		// cache, the weights from the page's; the median of benchN visits.
-		var warm []float64
-		visits := *benchN
-		if *warmN > 0 {
-			visits = *warmN
-		}
-		for i := range visits {
-			p.run("warm visit", chromedp.Navigate(base))
-			p.waitFor("the warm visit is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
-			var ms float64
-			p.eval("warm load", "__e2e.interactive", &ms)
-			warm = append(warm, ms)
-			if i == 0 || i == visits-1 {
-				benchf("warm visit %d of %d: timeline (ms from navigation): %s", i+1, visits, p.str(timeline))
-				benchf("warm visit %d of %d: in the engine worker (ms from the page's navigation): %s", i+1, visits,
-					workerTimeline(t, ctx, p, lastWorker(t, workers, "a warm visit")))
-			}
-		}
-		each := make([]string, len(warm))
-		for i, v := range warm {
-			each[i] = strconv.FormatFloat(v, 'f', 0, 64)
-		}
-		benchf("warm load to interactive (visits after the first: site and weights cached): median of %d %.0f ms (%s)", len(warm), median(warm), strings.Join(each, " "))
+		warmVisits(p, workers, base, benchf)
 	}
+	// ---------------------------------------------------------------- the engine's head start
+	// A reload: the worker loads the cached weights, samples and
+	// reconstructs before the page asks, and the page adopts all three.
+	// With the cached file tampered (same size, one byte flipped) the
+	// worker refuses it and asks nothing; the page downloads the weights
+	// again, and the visit after that has its head start back.
+	headStart(p, "reload", true)
+	var tampered string
+	p.eval("tamper with the cached weights", `(async () => {
+  const c = await caches.open('ctvae-weights-v1');
+  const k = (await c.keys()).find((r) => r.url.includes('`+strings.TrimSuffix(shippedSmall, ".safetensors")+`'));
+  const b = new Uint8Array(await (await c.match(k)).arrayBuffer());
+  b[b.length - 1] ^= 0xff;
+  await c.put(k, new Response(b));
+  return k.url;
+})()`, &tampered)
+	headStart(p, "reload with "+filepath.Base(tampered)+" tampered in the cache", false)
+	if note := p.str(`__e2e.texts('section[aria-labelledby=h-model] p.note').join(' ')`); !strings.Contains(note, "downloaded") {
+		t.Fatalf("after tampering with the cached weights the note says %q, want them downloaded again", note)
+	}
+	headStart(p, "reload after the download", true)
+	sameCodes(t, "reconstruct after the head start", p.codes(), firstSampleCodes(t, ds, small, p))
+
 	stop()
 	if resp, err := http.Get(base); err == nil {
 		resp.Body.Close()
@@ -662,12 +662,8 @@ func TestBrowserUI(t *testing.T) {
 	if s := p.str(fmt.Sprintf("__e2e.text(%q)", summarySel)); !strings.Contains(s, smallSum[:12]) {
 		t.Fatalf("offline the page loaded %q, want the small model", s)
 	}
-	s1small := gallerySample(t, ds, small, p.str(`__e2e.texts('ul.gallery .caption')[0]`), p.str(truthJS))
-	orec, err := small.Reconstruct(s1small.x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ocodes, offlineCodes := slices.Clone(orec.Codes), slices.Clone(orec.Codes)
+	ocodes := firstSampleCodes(t, ds, small, p)
+	offlineCodes := slices.Clone(ocodes)
 	sameCodes(t, "offline reconstruct", p.codes(), ocodes)
 	p.act("intervene offline", xPad("floor_hue+"), "", historyIs("floor_hue+"), time.Minute)
 	ocodes, _ = intervene(t, small, ocodes, "floor_hue+")
@@ -911,4 +907,103 @@ func TestBrowserUIWorkerCrash(t *testing.T) {
 	codes, _ = intervene(t, small, codes, "floor_hue+")
 	sameCodes(t, "intervene after the second crash", p.codes(), codes)
 	t.Logf("exit while idle: %q", p.str(engineErrJS))
+}
+
+// warmVisits times the visits after the first (the site from the service
+// worker's cache, the weights from the page's): -e2e.warm of them (default
+// -e2e.bench), the median and each, with the timelines of the first and last.
+func warmVisits(p uiPage, workers <-chan target.ID, base string, benchf func(string, ...any)) {
+	t := p.t
+	visits := *benchN
+	if *warmN > 0 {
+		visits = *warmN
+	}
+	var warm []float64
+	for i := range visits {
+		p.run("warm visit", chromedp.Navigate(base))
+		p.waitFor("the warm visit is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
+		var ms float64
+		p.eval("warm load", "__e2e.interactive", &ms)
+		warm = append(warm, ms)
+		if i == 0 || i == visits-1 {
+			benchf("warm visit %d of %d: timeline (ms from navigation): %s", i+1, visits, p.str(timeline))
+			benchf("warm visit %d of %d: in the engine worker (ms from the page's navigation): %s", i+1, visits,
+				workerTimeline(t, p.ctx, p, lastWorker(t, workers, "a warm visit")))
+		}
+	}
+	each := make([]string, len(warm))
+	for i, v := range warm {
+		each[i] = strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	sorted := slices.Clone(warm)
+	slices.Sort(sorted)
+	benchf("warm load to interactive (visits after the first: site and weights cached): median of %d %.0f ms, fastest %.0f (%s)",
+		len(warm), median(warm), sorted[0], strings.Join(each, " "))
+}
+
+// TestBrowserLoad is the load benchmark alone (make bench-load): a cold
+// visit, then the warm visits of TestBrowserUI's benchmark, without the
+// walk-through in between. It runs only with -e2e.bench.
+func TestBrowserLoad(t *testing.T) {
+	if *benchN == 0 {
+		t.Skip("a benchmark: run with -e2e.bench=N")
+	}
+	ctx, cancel := browser(t)
+	defer cancel()
+	st := builtSite(t)
+	base := serveDir(t, st.dir)
+	p := uiPage{t, ctx}
+	workers := engineWorkers(ctx)
+	p.run("install the test hooks", chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(uiHooks).Do(ctx)
+		return err
+	}))
+	var bench []string
+	benchf := func(format string, args ...any) { bench = append(bench, fmt.Sprintf(format, args...)) }
+	p.run("open index.html", chromedp.Navigate(base))
+	p.waitFor("the cold visit is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
+	var cold float64
+	p.eval("cold load", "__e2e.interactive", &cold)
+	benchf("cold load to interactive: %.0f ms; timeline (ms from navigation): %s", cold, p.str(timeline))
+	var sw string
+	p.eval("service worker", `(async () => (await navigator.serviceWorker.ready).active.state)()`, &sw)
+	if sw != "activated" {
+		t.Fatalf("the service worker is %q, want activated", sw)
+	}
+	warmVisits(p, workers, base, benchf)
+	for _, b := range bench {
+		t.Logf("BENCH %s", b)
+	}
+}
+
+// headStart reloads the page and checks whether the page adopted the
+// engine worker's own load, sample and reconstruction (want), or the worker
+// asked nothing and the page did it all itself.
+func headStart(p uiPage, what string, want bool) {
+	t := p.t
+	t.Helper()
+	p.run(what, chromedp.Reload())
+	p.waitFor(what+": interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
+	var marks []string
+	p.eval(what+": marks", `performance.getEntriesByType('mark').map((m) => m.name.replace('ctvae:', '')).filter((n) => n.startsWith('adopted-') || n === 'ahead-none')`, &marks)
+	got := strings.Join(marks, " ")
+	if want && got != "adopted-load adopted-sample adopted-reconstruct" {
+		t.Fatalf("%s: the page adopted %q of the worker's head start, want its load, sample and reconstruct", what, got)
+	}
+	if !want && got != "ahead-none" {
+		t.Fatalf("%s: the page saw %q of the worker's head start, want ahead-none (the worker refused the cached weights)", what, got)
+	}
+	t.Logf("%s: %s", what, got)
+}
+
+// firstSampleCodes is the native engine's reconstruction codes of the
+// first gallery sample the page shows.
+func firstSampleCodes(t *testing.T, ds data.Dataset, m *ctvae.Model, p uiPage) []int32 {
+	t.Helper()
+	s := gallerySample(t, ds, m, p.str(`__e2e.texts('ul.gallery .caption')[0]`), p.str(truthJS))
+	rec, err := m.Reconstruct(s.x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.Codes
 }

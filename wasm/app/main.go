@@ -3,7 +3,7 @@
 // Command app is the CT-VAE page: the vugu components of package ui on the
 // page's thread, and the engine (wasm/engine) in a Web Worker that it talks
 // to with wasm/protocol messages. Every call into JavaScript goes through
-// safejs (platform.go); ui/static/boot.js starts it.
+// safejs (platform.go); ui/static/start.js starts the engine worker, ui/static/boot.js this program.
 package main
 
 import (

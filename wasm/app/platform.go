@@ -22,7 +22,7 @@ import (
 
 // weightsCache is the Cache API store of downloaded weights, keyed by their
 // content-hashed path; the service worker keeps its own caches apart
-// (ctvae-site-*) and leaves this one alone. ui/static/boot.js names it too
+// (ctvae-site-*) and leaves this one alone. ui/static/start.js names it too
 // (it reads the first weights early, see earlyWeights).
 const weightsCache = "ctvae-weights-v1"
 
@@ -53,11 +53,25 @@ type platform struct {
 	measures   int // performance measures since the last clear (render loop only)
 	// weightsAsked is set by the first Weights call (see earlyWeights).
 	weightsAsked bool
+	// ahead are the requests the worker asked itself (its head start, see
+	// protocol.Ahead), in order, not yet adopted by a Call (see adopt);
+	// aheadSaid is closed at the worker's first announcement, or when none
+	// will come; aheadOver once the page asked for something else.
+	ahead     []aheadCall
+	aheadSaid chan struct{}
+	aheadOver bool
+}
+
+// aheadCall is a request the worker asked itself, with the call its answer
+// goes to.
+type aheadCall struct {
+	protocol.Ahead
+	c *call
 }
 
 const maxMeasures = 3000
 
-// assets are the URLs of the engine's files; boot.js sets them from the
+// assets are the URLs of the engine's files; start.js sets them from the
 // build's content-hashed names as self.ctvaeAssets.
 type assets struct {
 	Worker, WasmExec, Engine, Manifest string
@@ -77,7 +91,7 @@ func newPlatform() (*platform, error) {
 	p := &platform{global: g, doc: doc, start: time.Now(), pending: map[int64]*call{}, nextID: 1}
 	a, err := g.Get("ctvaeAssets")
 	if err != nil || a.IsUndefined() || a.IsNull() {
-		return nil, errors.New("self.ctvaeAssets is not set: boot.js must run before app.wasm")
+		return nil, errors.New("self.ctvaeAssets is not set: start.js must run before app.wasm")
 	}
 	for name, dst := range map[string]*string{"worker": &p.assets.Worker, "wasmExec": &p.assets.WasmExec,
 		"engine": &p.assets.Engine, "manifest": &p.assets.Manifest} {
@@ -101,7 +115,7 @@ func newPlatform() (*platform, error) {
 // is the last load request: it is posted to the new worker before any other
 // request, and the outcome is reported to the page (OnRestart).
 func (p *platform) startWorker(reload *protocol.Request, why string) error {
-	w, early := p.earlyWorker()
+	w, early, ahead := p.earlyWorker()
 	if w.IsUndefined() {
 		ctor, err := p.global.Get("Worker")
 		if err != nil {
@@ -150,9 +164,16 @@ func (p *platform) startWorker(reload *protocol.Request, why string) error {
 	ready := make(chan struct{})
 	p.mu.Lock()
 	p.worker, p.ready = w, ready
+	// A worker with a head start announces what it asks (among the early
+	// events, or still to come); the page's first request waits for the
+	// first announcement.
+	p.ahead, p.aheadOver, p.aheadSaid = nil, !ahead, make(chan struct{})
+	if !ahead {
+		close(p.aheadSaid)
+	}
 	p.mu.Unlock()
 	if early != nil {
-		// boot.js started this worker and posted its init; what it said
+		// start.js started this worker and posted its init; what it said
 		// since is handled now, in order. No event can come in between:
 		// JavaScript runs nothing else while this Go code runs.
 		for _, ev := range early {
@@ -183,31 +204,115 @@ func (p *platform) startWorker(reload *protocol.Request, why string) error {
 	return nil
 }
 
-// earlyWorker takes over the engine worker boot.js started
-// (self.ctvaeEngine), once: its events so far, in order, come with it.
-// It returns undefined when there is none (a restart, or an older boot.js).
-func (p *platform) earlyWorker() (safejs.Value, []safejs.Value) {
+// earlyWorker takes over the engine worker start.js started
+// (self.ctvaeEngine), once: its events so far, in order, come with it, and
+// whether it has a head start (it announces its own requests). It returns
+// undefined when there is none (a restart, or an older start.js).
+func (p *platform) earlyWorker() (w safejs.Value, early []safejs.Value, ahead bool) {
 	e, err := p.global.Get("ctvaeEngine")
 	if err != nil || e.IsUndefined() || e.IsNull() {
-		return safejs.Undefined(), nil
+		return safejs.Undefined(), nil, false
 	}
 	_ = p.global.Delete("ctvaeEngine")
-	w, err := e.Get("worker")
+	w, err = e.Get("worker")
 	if err != nil || w.IsUndefined() || w.IsNull() {
-		return safejs.Undefined(), nil
+		return safejs.Undefined(), nil, false
 	}
 	list, err := e.Get("early")
 	if err != nil {
-		return safejs.Undefined(), nil
+		return safejs.Undefined(), nil, false
 	}
 	n, _ := list.Length()
-	early := make([]safejs.Value, 0, n)
+	early = make([]safejs.Value, 0, n)
 	for i := 0; i < n; i++ {
 		if ev, err := list.Index(i); err == nil {
 			early = append(early, ev)
 		}
 	}
-	return w, early
+	v, err := e.Get("ahead")
+	return w, early, err == nil && truthy(v)
+}
+
+// announced records a request the worker asked itself ({"type":"ahead"};
+// id -1: it asks nothing), unless the page already went its own way.
+func (p *platform) announced(hs string, data safejs.Value) {
+	var a struct {
+		ID     int64  `json:"id"`
+		Op     string `json:"op"`
+		SHA256 string `json:"sha256"`
+		Size   int    `json:"size"`
+		Seed   uint64 `json:"seed"`
+	}
+	ok := json.Unmarshal([]byte(hs), &a) == nil && a.ID >= protocol.AheadIDs
+	if !ok {
+		p.Mark("ahead-none") // for the tests: the worker asked nothing (or said something unreadable)
+	}
+	ahead := protocol.Ahead{ID: a.ID, Op: protocol.Op(a.Op), SHA256: a.SHA256, Size: a.Size, Seed: a.Seed}
+	if ok && ahead.Op == protocol.OpReconstruct {
+		arrays, err := readArrays(data)
+		ok = err == nil && len(arrays) == 1 && arrays[0].Name == "image" && arrays[0].F32 != nil
+		if ok {
+			ahead.Image = arrays[0].F32
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !ok {
+		p.endAhead()
+		return
+	}
+	if p.aheadOver {
+		return
+	}
+	c := &call{done: make(chan protocol.Response, 1)}
+	p.pending[ahead.ID] = c
+	p.ahead = append(p.ahead, aheadCall{ahead, c})
+	select {
+	case <-p.aheadSaid:
+	default:
+		close(p.aheadSaid)
+	}
+}
+
+// endAhead drops the worker's head start: what it asked and not yet adopted
+// will not be. Called under p.mu.
+func (p *platform) endAhead() {
+	p.ahead, p.aheadOver = nil, true
+	select {
+	case <-p.aheadSaid:
+	default:
+		close(p.aheadSaid)
+	}
+}
+
+// adopt returns the call of the worker's next own request if its answer
+// is the answer to req; the page's first request waits for the worker's
+// first announcement. They are adopted in order: once the page asks for
+// something else, the rest (a sample of a model the page did not load...)
+// is dropped.
+func (p *platform) adopt(ctx context.Context, req protocol.Request) *call {
+	p.mu.Lock()
+	said := p.aheadSaid
+	p.mu.Unlock()
+	select {
+	case <-said:
+	case <-ctx.Done():
+		return nil
+	case <-time.After(time.Minute): // as long as a call waits for a worker to start
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.aheadOver {
+		return nil
+	}
+	if len(p.ahead) == 0 || !p.ahead[0].Answers(req) {
+		p.endAhead()
+		return nil
+	}
+	c := p.ahead[0].c
+	p.ahead = p.ahead[1:]
+	return c
 }
 
 // started waits until worker w said ready, posts the reload of the last
@@ -316,6 +421,9 @@ func (p *platform) receive(w safejs.Value, ev safejs.Value, said chan struct{}) 
 	case "fatal":
 		go p.crashed(w, head.Message)
 		return
+	case protocol.TypeAhead:
+		p.announced(hs, data)
+		return
 	}
 	p.mu.Lock()
 	c := p.pending[head.ID]
@@ -362,10 +470,6 @@ func readArrays(data safejs.Value) ([]protocol.Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	u8, err := safejs.Global().Get("Uint8Array")
-	if err != nil {
-		return nil, err
-	}
 	var out []protocol.Array
 	for i := 0; i < n; i++ {
 		kv, _ := keys.Index(i)
@@ -374,39 +478,53 @@ func readArrays(data safejs.Value) ([]protocol.Array, error) {
 		if err != nil {
 			return nil, err
 		}
-		ctor, _ := ta.Get("constructor")
-		cn, _ := ctor.Get("name")
-		kind, _ := cn.String()
-		buf, _ := ta.Get("buffer")
-		off, _ := ta.Get("byteOffset")
-		ln, _ := ta.Get("byteLength")
-		view, err := u8.New(buf, off, ln)
+		a, err := readArray(name, ta)
 		if err != nil {
-			return nil, fmt.Errorf("array %q: %w", name, err)
-		}
-		size, _ := ln.Int()
-		b := make([]byte, size)
-		if _, err := safejs.CopyBytesToGo(b, view); err != nil {
 			return nil, err
-		}
-		a := protocol.Array{Name: name}
-		switch kind {
-		case "Float32Array":
-			a.F32 = make([]float32, size/4)
-			for j := range a.F32 {
-				a.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
-			}
-		case "Int32Array":
-			a.I32 = make([]int32, size/4)
-			for j := range a.I32 {
-				a.I32[j] = int32(binary.LittleEndian.Uint32(b[4*j:]))
-			}
-		default:
-			return nil, fmt.Errorf("array %q is a %s, want Float32Array or Int32Array", name, kind)
 		}
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// readArray copies one typed array (Float32Array or Int32Array) into Go
+// with one CopyBytesToGo.
+func readArray(name string, ta safejs.Value) (protocol.Array, error) {
+	u8, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return protocol.Array{}, err
+	}
+	ctor, _ := ta.Get("constructor")
+	cn, _ := ctor.Get("name")
+	kind, _ := cn.String()
+	buf, _ := ta.Get("buffer")
+	off, _ := ta.Get("byteOffset")
+	ln, _ := ta.Get("byteLength")
+	view, err := u8.New(buf, off, ln)
+	if err != nil {
+		return protocol.Array{}, fmt.Errorf("array %q: %w", name, err)
+	}
+	size, _ := ln.Int()
+	b := make([]byte, size)
+	if _, err := safejs.CopyBytesToGo(b, view); err != nil {
+		return protocol.Array{}, err
+	}
+	a := protocol.Array{Name: name}
+	switch kind {
+	case "Float32Array":
+		a.F32 = make([]float32, size/4)
+		for j := range a.F32 {
+			a.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+		}
+	case "Int32Array":
+		a.I32 = make([]int32, size/4)
+		for j := range a.I32 {
+			a.I32[j] = int32(binary.LittleEndian.Uint32(b[4*j:]))
+		}
+	default:
+		return protocol.Array{}, fmt.Errorf("array %q is a %s, want Float32Array or Int32Array", name, kind)
+	}
+	return a, nil
 }
 
 // CodeCrashed is the code of the error a request gets when the worker
@@ -428,6 +546,7 @@ func (p *platform) crashed(w safejs.Value, why string) {
 	pending := p.pending
 	p.pending = map[int64]*call{}
 	reload := p.lastLoad
+	p.endAhead()
 	again := p.restarting
 	p.restarting = true
 	if again {
@@ -465,6 +584,25 @@ func (p *platform) Call(ctx context.Context, req protocol.Request, progress func
 	p.mu.Unlock()
 	if dead != nil {
 		return protocol.Response{}, &protocol.Error{Code: CodeCrashed, Message: dead.Error()}
+	}
+	if c := p.adopt(ctx, req); c != nil {
+		var resp protocol.Response
+		select {
+		case resp = <-c.done:
+		case <-ctx.Done():
+			return protocol.Response{}, ctx.Err()
+		}
+		if resp.Head.Type != protocol.TypeError {
+			p.Mark("adopted-" + string(req.Op))
+			if req.Op == protocol.OpLoad {
+				p.mu.Lock()
+				p.lastLoad = &req
+				p.mu.Unlock()
+			}
+			return resp, nil
+		}
+		// An error ahead of time (a crash, the cancel of a stale request)
+		// is not the page's answer: it asks itself, below.
 	}
 	select {
 	case <-ready:
@@ -653,7 +791,7 @@ func (p *platform) fetch(url string, opts map[string]any) (safejs.Value, error) 
 func truthy(v safejs.Value) bool { b, err := v.Truthy(); return err == nil && b }
 
 // Manifest implements ui.Platform. The first time it takes the answer to
-// the request boot.js made while the wasm programs compiled.
+// the request start.js made while the wasm programs compiled.
 func (p *platform) Manifest(ctx context.Context) ([]byte, error) {
 	if early, err := p.global.Get("ctvaeManifest"); err == nil && !early.IsUndefined() && !early.IsNull() {
 		_ = p.global.Delete("ctvaeManifest")
@@ -753,11 +891,11 @@ func (p *platform) Weights(ctx context.Context, m state.ModelOption, progress fu
 
 // firstWeightsKey is the localStorage key under which the page keeps the
 // path of the weights it asked for first (the model it loads on its own);
-// boot.js reads that file from the weights cache on the next visit while
+// start.js reads that file from the weights cache on the next visit while
 // the wasm programs compile (self.ctvaeWeights).
 const firstWeightsKey = "ctvae-first-weights"
 
-// earlyWeights returns the bytes boot.js read from the weights cache if
+// earlyWeights returns the bytes start.js read from the weights cache if
 // they are the file at path (nil otherwise, and always after the first
 // call), and records path as the one to read early next time. The bytes
 // are checked against the manifest like any cached file.

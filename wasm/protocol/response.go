@@ -13,6 +13,12 @@ const (
 	TypeResult   = "result"
 	TypeProgress = "progress"
 	TypeError    = "error"
+	// TypeAhead announces a request the worker asked itself before the
+	// page did (see Ahead): {"id", "type":"ahead", "op"} with "sha256" and
+	// "size" (load), "seed" (sample), or the array "image" (reconstruct).
+	// It comes before the answer to the request it follows, and its own
+	// answer comes with its id like any other.
+	TypeAhead = "ahead"
 )
 
 // Head is the JSON head of a response. Arrays travel beside it, named in

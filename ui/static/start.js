@@ -1,0 +1,90 @@
+// start.js gives the engine its head start. It runs in the page's <head>,
+// before the document is parsed and before app.wasm (the vugu page) has even
+// been fetched: it starts the engine worker and compiles both wasm programs.
+// The worker, told which weights the page loaded last time, loads them from
+// the weights cache when they still match the manifest's sha256, samples the
+// first gallery pair and reconstructs it, so that the answers are waiting
+// when the page asks for the same things (wasm/protocol's Ahead; wasm/app
+// adopts them). Nothing here touches the DOM; boot.js (deferred) starts the
+// page. The build replaces the asset placeholders with content-hashed names.
+'use strict';
+
+(function () {
+  const base = document.baseURI;
+  const abs = (p) => new URL(p, base).href;
+  // Read by wasm/app: where the engine worker and its files are.
+  self.ctvaeAssets = {
+    worker: abs('{{asset "engine-worker.js"}}'),
+    wasmExec: abs('{{asset "wasm_exec.js"}}'),
+    engine: abs('{{asset "engine.wasm"}}'),
+    app: abs('{{asset "app.wasm"}}'),
+    manifest: abs('manifest.json'),
+  };
+  const wasm = typeof WebAssembly === 'object' && typeof WebAssembly.compileStreaming === 'function';
+  // compileStreaming straight from fetch (no clone): the form whose code
+  // Chrome caches for the next visit (V8's code cache), so later visits skip
+  // compiling. A failure (a host serving .wasm with another MIME type) is
+  // null: boot.js and the worker then compile from bytes.
+  const compile = (url) => (wasm ? WebAssembly.compileStreaming(fetch(url)).catch(() => null) : Promise.resolve(null));
+  // The manifest (the list of models) is asked for now; wasm/app takes the
+  // answer (self.ctvaeManifest, a promise of an ArrayBuffer, or null when it
+  // failed: then it asks again).
+  self.ctvaeManifest = fetch(self.ctvaeAssets.manifest, { cache: 'no-cache' })
+    .then((r) => (r.ok ? r.arrayBuffer() : null))
+    .catch(() => null);
+  // So are the weights the page loaded on its own last time, from the
+  // weights cache (wasm/app uses them if they are still the model it loads
+  // first, after checking them against the manifest's sha256). The cache's
+  // name is wasm/app's weightsCache.
+  let first = null;
+  try {
+    first = self.localStorage.getItem('ctvae-first-weights');
+  } catch (err) {
+    // storage refused: no early read
+  }
+  if (first && self.caches) {
+    self.ctvaeWeights = {
+      path: first,
+      bytes: caches.open('ctvae-weights-v1').then((c) => c.match(first))
+        .then((r) => (r ? r.arrayBuffer() : null)).catch(() => null),
+    };
+  }
+  if (typeof Worker !== 'function') {
+    return; // wasm/app says what is missing
+  }
+  // The engine worker, named with its start-up message (engine-worker.js
+  // reads self.name), so it starts at once rather than when the page's
+  // thread is free to deliver a first message. Its head start: the weights
+  // the page loaded last time, which it loads, samples and reconstructs on
+  // its own (wasm/protocol's Ahead). What it says before the app takes it
+  // over waits in early (wasm/app replays it, then handles the rest).
+  const engine = (self.ctvaeEngine = { worker: null, early: [] });
+  const init = { wasmExec: self.ctvaeAssets.wasmExec, wasm: self.ctvaeAssets.engine, moduleFollows: true };
+  if (first) {
+    init.ahead = { weights: abs(first), manifest: self.ctvaeAssets.manifest, cache: 'ctvae-weights-v1' };
+    engine.ahead = true; // wasm/app waits for the worker's first announcement
+  }
+  let w;
+  try {
+    w = new Worker(self.ctvaeAssets.worker, { name: JSON.stringify({ init }) });
+  } catch (err) {
+    console.warn('ctvae: the engine worker did not start early; the app starts it:', err);
+    return;
+  }
+  engine.worker = w;
+  performance.mark('ctvae:worker-created'); // for the load benchmark
+  w.onmessage = (e) => engine.early.push(e);
+  w.onerror = (e) => { e.preventDefault(); engine.early.push(e); };
+  w.onmessageerror = (e) => engine.early.push(e);
+  // The worker loads wasm_exec.js while engine.wasm compiles here, then gets
+  // the module (or null: it fetches and compiles engine.wasm itself). The
+  // page compiles it because Chrome keeps the code of a module compiled on a
+  // page, not in a worker: later visits start with the optimised code.
+  // boot.js waits for this post before it instantiates app.wasm, which holds
+  // the page's thread.
+  self.ctvaeEnginePosted = compile(self.ctvaeAssets.engine).then((module) => {
+    w.postMessage({ module });
+    performance.mark('ctvae:engine-posted'); // for the load benchmark
+  });
+  self.ctvaeApp = self.ctvaeEnginePosted.then(() => compile(self.ctvaeAssets.app));
+})();
