@@ -424,6 +424,9 @@ func TestBrowserUI(t *testing.T) {
 		`__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
 	var cold float64
 	p.eval("cold load", "__e2e.interactive", &cold)
+	if s := p.str(`__e2e.text('#boot-status')`); s != "" {
+		t.Fatalf("the app is running, and the page still says %q", s)
+	}
 	summary := p.str(fmt.Sprintf("__e2e.text(%q)", summarySel))
 	if !strings.HasPrefix(summary, strings.TrimSuffix(shippedSmall, ".safetensors")) || !strings.Contains(summary, smallSum[:12]) {
 		t.Fatalf("the page loaded %q, want the small test model (sha256 %s…)", summary, smallSum[:12])

@@ -56,7 +56,6 @@
     }
     const instance = await WebAssembly.instantiate(module, go.importObject);
     performance.mark('ctvae:app-compiled');
-    status.textContent = '';
     await go.run(instance);
   })().catch((err) => fail(err && err.message ? err.message : String(err)));
 })();

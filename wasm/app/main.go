@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
@@ -47,6 +48,21 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
+	// The first build runs Root.Init, which starts loading the first model;
+	// the first render waits for it (at most firstRenderWait): on a visit
+	// with the weights cached the model's first reconstruction comes sooner,
+	// and a render of the page without it would only hold the page's thread
+	// meanwhile. index.html's "Loading…" line shows until then.
+	env.RLock()
+	build.RunBuild(root)
+	env.RUnlock()
+	time.AfterFunc(firstRenderWait, func() {
+		env.Lock()
+		env.UnlockRender()
+	})
+	if !renderer.EventWait() {
+		return nil
+	}
 	first := true
 	for ok := true; ok; ok = renderer.EventWait() {
 		// The build reads state that goroutines change under the write
@@ -79,6 +95,10 @@ func run() (err error) {
 	}
 	return nil
 }
+
+// firstRenderWait bounds how long the page waits for its first model
+// before it renders without it (a download, a cold start).
+const firstRenderWait = 300 * time.Millisecond
 
 // showFatal writes into the page's fallback line, without vugu (which may
 // be what failed).
