@@ -50,9 +50,11 @@ bench-browser: deps-chromium
 	$(GO) test -count=1 -v -run 'TestBrowser$$|TestBrowserUI$$' ./internal/e2e -args -e2e.require -e2e.bench=5 | grep -E 'BENCH|wasm:|default config: load'
 
 # Page load alone: a cold visit, then WARM warm visits (median and fastest).
+# AGAINST=DIR (a git worktree of another commit) alternates visits between
+# its site and this tree's, WARM of each.
 WARM ?= 15
 bench-load: deps-chromium
-	$(GO) test -count=1 -v -run 'TestBrowserLoad$$' ./internal/e2e -args -e2e.require -e2e.bench=1 -e2e.warm=$(WARM) | grep -E 'BENCH'
+	$(GO) test -count=1 -v -run 'TestBrowserLoad$$' ./internal/e2e -args -e2e.require -e2e.bench=1 -e2e.warm=$(WARM) $(if $(AGAINST),-e2e.against=$(AGAINST)) | grep -E 'BENCH'
 
 
 # wasm/simd128 needs the Go instance's memory published to its code, as

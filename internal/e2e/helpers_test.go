@@ -35,6 +35,7 @@ var (
 	require  = flag.Bool("e2e.require", false, "fail, not skip, when chromium is missing (CI)")
 	benchN   = flag.Int("e2e.bench", 0, "timed repetitions of intervene and retrieve, in the API page and the app, plus load times (a benchmark, off by default)")
 	warmN    = flag.Int("e2e.warm", 0, "warm visits timed when benchmarking (default: as many as -e2e.bench)")
+	against  = flag.String("e2e.against", "", "TestBrowserLoad: the root of another tree of this repository (a git worktree of an older commit) whose site is timed too, visit for visit alternately")
 )
 
 // smallConfig is a fast model with the real geometry: 64x64 RGB, 8x8 codes.
@@ -132,6 +133,17 @@ func builtSite(t *testing.T) testSite {
 }
 
 func buildSite() (testSite, error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return testSite{}, err
+	}
+	return buildSiteFrom(root)
+}
+
+// buildSiteFrom builds the site of the repository tree at root, with the
+// test models as its only shipped weights, in a new directory under
+// shared.tmp.
+func buildSiteFrom(root string) (testSite, error) {
 	var s testSite
 	smallCfg, err := ctvae.ParseConfig([]byte(smallConfig))
 	if err != nil {
@@ -143,18 +155,20 @@ func buildSite() (testSite, error) {
 	if s.def, err = encodeModel(ctvae.DefaultConfig(), 1, weights.F16); err != nil {
 		return s, err
 	}
-	if shared.tmp, err = os.MkdirTemp("", "ctvae-e2e-"); err != nil {
-		return s, err
+	if shared.tmp == "" {
+		if shared.tmp, err = os.MkdirTemp("", "ctvae-e2e-"); err != nil {
+			return s, err
+		}
 	}
-	root, err := filepath.Abs("../..")
+	tmp, err := os.MkdirTemp(shared.tmp, "site-")
 	if err != nil {
 		return s, err
 	}
-	src := filepath.Join(shared.tmp, "src")
+	src := filepath.Join(tmp, "src")
 	if err := sourceTree(root, src, map[string][]byte{shippedSmall: s.small, shippedDefault: s.def}); err != nil {
 		return s, err
 	}
-	s.dir = filepath.Join(shared.tmp, "dist")
+	s.dir = filepath.Join(tmp, "dist")
 	build := exec.Command("go", "run", "./build", "-src", src, "-out", s.dir)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {

@@ -916,37 +916,47 @@ func TestBrowserUIWorkerCrash(t *testing.T) {
 // worker's cache, the weights from the page's): -e2e.warm of them (default
 // -e2e.bench), the median and each, with the timelines of the first and last.
 func warmVisits(p uiPage, workers <-chan target.ID, base string, benchf func(string, ...any)) {
-	t := p.t
 	visits := *benchN
 	if *warmN > 0 {
 		visits = *warmN
 	}
 	var warm []float64
 	for i := range visits {
-		p.run("warm visit", chromedp.Navigate(base))
-		p.waitFor("the warm visit is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
-		var ms float64
-		p.eval("warm load", "__e2e.interactive", &ms)
-		warm = append(warm, ms)
+		warm = append(warm, visit(p, base))
 		if i == 0 || i == visits-1 {
 			benchf("warm visit %d of %d: timeline (ms from navigation): %s", i+1, visits, p.str(timeline))
 			benchf("warm visit %d of %d: in the engine worker (ms from the page's navigation): %s", i+1, visits,
-				workerTimeline(t, p.ctx, p, lastWorker(t, workers, "a warm visit")))
+				workerTimeline(p.t, p.ctx, p, lastWorker(p.t, workers, "a warm visit")))
 		}
 	}
-	each := make([]string, len(warm))
-	for i, v := range warm {
-		each[i] = strconv.FormatFloat(v, 'f', 0, 64)
+	benchf("warm load to interactive (visits after the first: site and weights cached): %s", spread(warm))
+}
+
+// visit opens base and returns the ms from navigation to interactive.
+func visit(p uiPage, base string) float64 {
+	p.t.Helper()
+	p.run("visit "+base, chromedp.Navigate(base))
+	p.waitFor("the visit of "+base+" is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
+	var ms float64
+	p.eval("load time", "__e2e.interactive", &ms)
+	return ms
+}
+
+// spread is "median of n M ms, fastest F (each ...)".
+func spread(v []float64) string {
+	each := make([]string, len(v))
+	for i, x := range v {
+		each[i] = strconv.FormatFloat(x, 'f', 0, 64)
 	}
-	sorted := slices.Clone(warm)
-	slices.Sort(sorted)
-	benchf("warm load to interactive (visits after the first: site and weights cached): median of %d %.0f ms, fastest %.0f (%s)",
-		len(warm), median(warm), sorted[0], strings.Join(each, " "))
+	return fmt.Sprintf("median of %d %.0f ms, fastest %.0f (%s)", len(v), median(v), slices.Min(v), strings.Join(each, " "))
 }
 
 // TestBrowserLoad is the load benchmark alone (make bench-load): a cold
 // visit, then the warm visits of TestBrowserUI's benchmark, without the
-// walk-through in between. It runs only with -e2e.bench.
+// walk-through in between. With -e2e.against it also builds that tree's
+// site and alternates visits between the two (this tree's first in odd
+// rounds, the other's in even ones), so that a machine whose speed drifts
+// slows both alike. It runs only with -e2e.bench.
 func TestBrowserLoad(t *testing.T) {
 	if *benchN == 0 {
 		t.Skip("a benchmark: run with -e2e.bench=N")
@@ -963,20 +973,50 @@ func TestBrowserLoad(t *testing.T) {
 	}))
 	var bench []string
 	benchf := func(format string, args ...any) { bench = append(bench, fmt.Sprintf(format, args...)) }
-	p.run("open index.html", chromedp.Navigate(base))
-	p.waitFor("the cold visit is interactive", `__e2e.interactive > 0 && `+inputIs("sample 1 x"), 2*time.Minute)
-	var cold float64
-	p.eval("cold load", "__e2e.interactive", &cold)
+	defer func() {
+		for _, b := range bench {
+			t.Logf("BENCH %s", b)
+		}
+	}()
+	cold := visit(p, base)
 	benchf("cold load to interactive: %.0f ms; timeline (ms from navigation): %s", cold, p.str(timeline))
 	var sw string
 	p.eval("service worker", `(async () => (await navigator.serviceWorker.ready).active.state)()`, &sw)
 	if sw != "activated" {
 		t.Fatalf("the service worker is %q, want activated", sw)
 	}
-	warmVisits(p, workers, base, benchf)
-	for _, b := range bench {
-		t.Logf("BENCH %s", b)
+	if *against == "" {
+		warmVisits(p, workers, base, benchf)
+		return
 	}
+	root, err := filepath.Abs(*against)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := buildSiteFrom(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherBase := serveDir(t, other.dir)
+	benchf("the other tree's cold load: %.0f ms", visit(p, otherBase))
+	visits := max(*warmN, *benchN)
+	var mine, theirs, diff []float64
+	for i := range visits {
+		var a, b float64
+		if i%2 == 0 {
+			a, b = visit(p, base), visit(p, otherBase)
+		} else {
+			b, a = visit(p, otherBase), visit(p, base)
+		}
+		mine, theirs, diff = append(mine, a), append(theirs, b), append(diff, a-b)
+		if i == visits-1 {
+			benchf("the last visit's timeline (ms from navigation; %s): %s", map[bool]string{true: "the other tree", false: "this tree"}[i%2 == 0], p.str(timeline))
+		}
+	}
+	benchf("warm load, this tree: %s", spread(mine))
+	benchf("warm load, %s: %s", *against, spread(theirs))
+	benchf("this tree minus the other, visit pair by pair: median %.0f ms (%d of %d pairs faster here)", median(diff),
+		len(slices.DeleteFunc(slices.Clone(diff), func(d float64) bool { return d >= 0 })), len(diff))
 }
 
 // headStart reloads the page and checks whether the page adopted the
