@@ -32,6 +32,7 @@ type Timing struct {
 	Op       string
 	EngineMS float64 // in the worker
 	TotalMS  float64 // as the page saw it, including transfers and queueing
+	Ahead    bool    // the worker started it before the page asked (TotalMS is the page's wait)
 }
 
 // Root is the page. Fields are read by root.vugu; they change only under
@@ -299,7 +300,7 @@ func (c *Root) call(ctx context.Context, op string, req protocol.Request, progre
 		// No render for the timing alone: every caller renders its result
 		// right after (a render costs the page's thread tens of ms).
 		c.env.Lock()
-		c.timed(op, resp.Head.MS, total)
+		c.timed(op, resp.Head.MS, total, resp.Head.Ahead)
 		c.Kernel = c.P.Kernel()
 		c.env.UnlockOnly()
 	}
@@ -315,8 +316,8 @@ func stays(msg string) string {
 	return msg + " The previous model stays loaded."
 }
 
-func (c *Root) timed(op string, engine *float64, total float64) {
-	t := Timing{Op: op, TotalMS: total, EngineMS: -1}
+func (c *Root) timed(op string, engine *float64, total float64, ahead bool) {
+	t := Timing{Op: op, TotalMS: total, EngineMS: -1, Ahead: ahead}
 	if engine != nil {
 		t.EngineMS = *engine
 	}

@@ -294,3 +294,16 @@ func TestLoadPassesTheCheckedSum(t *testing.T) {
 		t.Fatalf("after the loads: err %q, info %v", c.LoadErr, c.Info)
 	}
 }
+
+// TestPageTimingText: a request the worker started ahead says that the
+// page's time is only its wait.
+func TestPageTimingText(t *testing.T) {
+	own := Timing{Op: "load", EngineMS: 40, TotalMS: 52}
+	ahead := Timing{Op: "load", EngineMS: 40, TotalMS: 0.4, Ahead: true}
+	if got := own.PageTimingText(); got != TimingText(52) {
+		t.Errorf("own request: %q, want %q", got, TimingText(52))
+	}
+	if got := ahead.PageTimingText(); !strings.HasPrefix(got, TimingText(0.4)) || !strings.Contains(got, "waited") {
+		t.Errorf("request started ahead: %q, want the wait said as such", got)
+	}
+}

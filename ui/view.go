@@ -203,6 +203,15 @@ func (c *Root) BarsHTML() string {
 // TimingText formats one row of the timings table.
 func TimingText(ms float64) string { return state.Millis(ms) }
 
+// PageTimingText is a timing's page column: for a request the worker
+// started before the page asked (its head start), the page only waited.
+func (t Timing) PageTimingText() string {
+	if t.Ahead {
+		return state.Millis(t.TotalMS) + " (waited: the worker started first)"
+	}
+	return state.Millis(t.TotalMS)
+}
+
 // SampleText describes a gallery item for its button and caption.
 func (g *GalleryItem) SampleText() string { return state.FactorText(g.Names, g.X.Factors) }
 

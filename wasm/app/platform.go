@@ -594,6 +594,7 @@ func (p *platform) Call(ctx context.Context, req protocol.Request, progress func
 		}
 		if resp.Head.Type != protocol.TypeError {
 			p.Mark("adopted-" + string(req.Op))
+			resp.Head.Ahead = true
 			if req.Op == protocol.OpLoad {
 				p.mu.Lock()
 				p.lastLoad = &req

@@ -56,6 +56,10 @@ type Head struct {
 	// Cancelled answers a cancel request: whether the target was queued or
 	// running (it then ends with a "cancelled" error).
 	Cancelled *bool `json:"cancelled,omitempty"`
+	// Ahead is set by the page, never sent: the answer is to the same request
+	// the worker asked itself before the page did (see Ahead), so the page's
+	// time for it is only how long it waited.
+	Ahead bool `json:"-"`
 	// Kernel names the GEMM tile kernel the engine runs (ready only):
 	// "simd128" (WebAssembly SIMD) or "go" (Go's scalar code, with the
 	// reason in Message).
