@@ -40,7 +40,9 @@
 // A response is {head: "<JSON>", arrays: {name: TypedArray, ...}} with a Head
 // (see Head for its fields) of type "result", "progress" or "error"; the
 // worker first posts {"type":"ready"}. Arrays are Float32Array or Int32Array,
-// transferred.
+// transferred. A worker started with a head start also announces the
+// requests it asks itself, {"type":"ahead"} (see Ahead and TypeAhead), with
+// ids from AheadIDs up.
 package protocol
 
 import (
