@@ -267,17 +267,18 @@ func (p *platform) announced(hs string, data safejs.Value) {
 	c := &call{done: make(chan protocol.Response, 1)}
 	p.pending[ahead.ID] = c
 	p.ahead = append(p.ahead, aheadCall{ahead, c})
-	select {
-	case <-p.aheadSaid:
-	default:
-		close(p.aheadSaid)
-	}
+	p.saidAhead()
 }
 
 // endAhead drops the worker's head start: what it asked and not yet adopted
 // will not be. Called under p.mu.
 func (p *platform) endAhead() {
 	p.ahead, p.aheadOver = nil, true
+	p.saidAhead()
+}
+
+// saidAhead closes aheadSaid unless it is closed. Called under p.mu.
+func (p *platform) saidAhead() {
 	select {
 	case <-p.aheadSaid:
 	default:
@@ -470,6 +471,10 @@ func readArrays(data safejs.Value) ([]protocol.Array, error) {
 	if err != nil {
 		return nil, err
 	}
+	u8, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return nil, err
+	}
 	var out []protocol.Array
 	for i := 0; i < n; i++ {
 		kv, _ := keys.Index(i)
@@ -478,53 +483,39 @@ func readArrays(data safejs.Value) ([]protocol.Array, error) {
 		if err != nil {
 			return nil, err
 		}
-		a, err := readArray(name, ta)
+		ctor, _ := ta.Get("constructor")
+		cn, _ := ctor.Get("name")
+		kind, _ := cn.String()
+		buf, _ := ta.Get("buffer")
+		off, _ := ta.Get("byteOffset")
+		ln, _ := ta.Get("byteLength")
+		view, err := u8.New(buf, off, ln)
 		if err != nil {
+			return nil, fmt.Errorf("array %q: %w", name, err)
+		}
+		size, _ := ln.Int()
+		b := make([]byte, size)
+		if _, err := safejs.CopyBytesToGo(b, view); err != nil {
 			return nil, err
+		}
+		a := protocol.Array{Name: name}
+		switch kind {
+		case "Float32Array":
+			a.F32 = make([]float32, size/4)
+			for j := range a.F32 {
+				a.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+		case "Int32Array":
+			a.I32 = make([]int32, size/4)
+			for j := range a.I32 {
+				a.I32[j] = int32(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+		default:
+			return nil, fmt.Errorf("array %q is a %s, want Float32Array or Int32Array", name, kind)
 		}
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-// readArray copies one typed array (Float32Array or Int32Array) into Go
-// with one CopyBytesToGo.
-func readArray(name string, ta safejs.Value) (protocol.Array, error) {
-	u8, err := safejs.Global().Get("Uint8Array")
-	if err != nil {
-		return protocol.Array{}, err
-	}
-	ctor, _ := ta.Get("constructor")
-	cn, _ := ctor.Get("name")
-	kind, _ := cn.String()
-	buf, _ := ta.Get("buffer")
-	off, _ := ta.Get("byteOffset")
-	ln, _ := ta.Get("byteLength")
-	view, err := u8.New(buf, off, ln)
-	if err != nil {
-		return protocol.Array{}, fmt.Errorf("array %q: %w", name, err)
-	}
-	size, _ := ln.Int()
-	b := make([]byte, size)
-	if _, err := safejs.CopyBytesToGo(b, view); err != nil {
-		return protocol.Array{}, err
-	}
-	a := protocol.Array{Name: name}
-	switch kind {
-	case "Float32Array":
-		a.F32 = make([]float32, size/4)
-		for j := range a.F32 {
-			a.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
-		}
-	case "Int32Array":
-		a.I32 = make([]int32, size/4)
-		for j := range a.I32 {
-			a.I32[j] = int32(binary.LittleEndian.Uint32(b[4*j:]))
-		}
-	default:
-		return protocol.Array{}, fmt.Errorf("array %q is a %s, want Float32Array or Int32Array", name, kind)
-	}
-	return a, nil
 }
 
 // CodeCrashed is the code of the error a request gets when the worker
