@@ -49,42 +49,52 @@
         .then((r) => (r ? r.arrayBuffer() : null)).catch(() => null),
     };
   }
-  if (typeof Worker !== 'function') {
-    return; // wasm/app says what is missing
+  // app.wasm compiles after engine.wasm when there is an engine worker to
+  // start: compiled side by side, both finished late (693 and 699 ms into a
+  // timed visit, against 402 and 524 in sequence).
+  self.ctvaeApp = startEngine(first, abs).then(() => compile(self.ctvaeAssets.app));
+
+  // startEngine starts the engine worker and returns a promise settled once
+  // its module is posted (at once when there is no worker to start).
+  function startEngine(first, abs) {
+    if (typeof Worker !== 'function') {
+      return Promise.resolve(); // wasm/app says what is missing
+    }
+    // The engine worker, named with its start-up message (engine-worker.js
+    // reads self.name), so it starts at once rather than when the page's
+    // thread is free to deliver a first message. Its head start: the weights
+    // the page loaded last time, which it loads, samples and reconstructs on
+    // its own (wasm/protocol's Ahead). What it says before the app takes it
+    // over waits in early (wasm/app replays it, then handles the rest).
+    const engine = (self.ctvaeEngine = { worker: null, early: [] });
+    const init = { wasmExec: self.ctvaeAssets.wasmExec, wasm: self.ctvaeAssets.engine, moduleFollows: true };
+    if (first) {
+      init.ahead = { weights: abs(first), manifest: self.ctvaeAssets.manifest, cache: 'ctvae-weights-v1' };
+      engine.ahead = true; // wasm/app waits for the worker's first announcement
+    }
+    let w;
+    try {
+      w = new Worker(self.ctvaeAssets.worker, { name: JSON.stringify({ init }) });
+    } catch (err) {
+      console.warn('ctvae: the engine worker did not start early; the app starts it:', err);
+      return Promise.resolve();
+    }
+    engine.worker = w;
+    performance.mark('ctvae:worker-created'); // for the load benchmark
+    w.onmessage = (e) => engine.early.push(e);
+    w.onerror = (e) => { e.preventDefault(); engine.early.push(e); };
+    w.onmessageerror = (e) => engine.early.push(e);
+    // The worker loads wasm_exec.js while engine.wasm compiles here, then
+    // gets the module (or null: it fetches and compiles engine.wasm itself).
+    // Compiled here rather than in the worker: a module the worker compiled
+    // itself ran its first load 5x slower in a timed visit (247 ms against
+    // 42-70), as if only a page's compile reused V8's cached code. boot.js
+    // waits for this post before it instantiates app.wasm, which holds the
+    // page's thread.
+    self.ctvaeEnginePosted = compile(self.ctvaeAssets.engine).then((module) => {
+      w.postMessage({ module });
+      performance.mark('ctvae:engine-posted'); // for the load benchmark
+    });
+    return self.ctvaeEnginePosted;
   }
-  // The engine worker, named with its start-up message (engine-worker.js
-  // reads self.name), so it starts at once rather than when the page's
-  // thread is free to deliver a first message. Its head start: the weights
-  // the page loaded last time, which it loads, samples and reconstructs on
-  // its own (wasm/protocol's Ahead). What it says before the app takes it
-  // over waits in early (wasm/app replays it, then handles the rest).
-  const engine = (self.ctvaeEngine = { worker: null, early: [] });
-  const init = { wasmExec: self.ctvaeAssets.wasmExec, wasm: self.ctvaeAssets.engine, moduleFollows: true };
-  if (first) {
-    init.ahead = { weights: abs(first), manifest: self.ctvaeAssets.manifest, cache: 'ctvae-weights-v1' };
-    engine.ahead = true; // wasm/app waits for the worker's first announcement
-  }
-  let w;
-  try {
-    w = new Worker(self.ctvaeAssets.worker, { name: JSON.stringify({ init }) });
-  } catch (err) {
-    console.warn('ctvae: the engine worker did not start early; the app starts it:', err);
-    return;
-  }
-  engine.worker = w;
-  performance.mark('ctvae:worker-created'); // for the load benchmark
-  w.onmessage = (e) => engine.early.push(e);
-  w.onerror = (e) => { e.preventDefault(); engine.early.push(e); };
-  w.onmessageerror = (e) => engine.early.push(e);
-  // The worker loads wasm_exec.js while engine.wasm compiles here, then gets
-  // the module (or null: it fetches and compiles engine.wasm itself). The
-  // page compiles it because Chrome keeps the code of a module compiled on a
-  // page, not in a worker: later visits start with the optimised code.
-  // boot.js waits for this post before it instantiates app.wasm, which holds
-  // the page's thread.
-  self.ctvaeEnginePosted = compile(self.ctvaeAssets.engine).then((module) => {
-    w.postMessage({ module });
-    performance.mark('ctvae:engine-posted'); // for the load benchmark
-  });
-  self.ctvaeApp = self.ctvaeEnginePosted.then(() => compile(self.ctvaeAssets.app));
 })();
