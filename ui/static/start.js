@@ -34,8 +34,10 @@
     .catch(() => null);
   // So are the weights the page loaded on its own last time, from the
   // weights cache (wasm/app uses them if they are still the model it loads
-  // first, after checking them against the manifest's sha256). The cache's
-  // name is wasm/app's weightsCache.
+  // first, after checking them against the manifest's sha256), and by the
+  // engine worker for its head start. The cache's name is wasm/app's
+  // weightsCache.
+  const weightsCache = 'ctvae-weights-v1';
   let first = null;
   try {
     first = self.localStorage.getItem('ctvae-first-weights');
@@ -45,7 +47,7 @@
   if (first && self.caches) {
     self.ctvaeWeights = {
       path: first,
-      bytes: caches.open('ctvae-weights-v1').then((c) => c.match(first))
+      bytes: caches.open(weightsCache).then((c) => c.match(first))
         .then((r) => (r ? r.arrayBuffer() : null)).catch(() => null),
     };
   }
@@ -69,7 +71,7 @@
     const engine = (self.ctvaeEngine = { worker: null, early: [] });
     const init = { wasmExec: self.ctvaeAssets.wasmExec, wasm: self.ctvaeAssets.engine, moduleFollows: true };
     if (first) {
-      init.ahead = { weights: abs(first), manifest: self.ctvaeAssets.manifest, cache: 'ctvae-weights-v1' };
+      init.ahead = { weights: abs(first), manifest: self.ctvaeAssets.manifest, cache: weightsCache };
       engine.ahead = true; // wasm/app waits for the worker's first announcement
     }
     let w;
