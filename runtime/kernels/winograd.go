@@ -300,10 +300,14 @@ func (w *winograd) setWeights(wt []float32) {
 	for i := 0; i < a; i++ {
 		copy(g[i][:r], w.mats.g[i])
 	}
+	o0 := 0
+	if r == 3 && a == 6 && w.groups == 1 && useAVXWeights {
+		o0 = w.setWeightsF4Vec(wt, &g)
+	}
 	var tmp [6][3]float64
 	var k [9]float32
 	var k2 [4]float32
-	for o := 0; o < p.COut; o++ {
+	for o := o0; o < p.COut; o++ {
 		gr, og := o%w.groups, o/w.groups // group and row in it
 		u := w.u[gr*a*a*w.usz:]
 		for c := 0; c < p.CIn; c++ {
@@ -343,6 +347,55 @@ func (w *winograd) setWeights(wt []float32) {
 					idx += w.usz
 				}
 			}
+		}
+	}
+}
+
+// setWeightsF4Vec is setWeights for F(4×4, 3×3) four output channels at a
+// time (winoWeightsF4x4, bit for bit the Go loop's values): the weight
+// transform is a sixth of a default-config VQ-VAE training step, which
+// re-transforms every layer after each Adam update. It returns the first
+// output channel it left to the Go loop (COut rounded down to 4). (Writing
+// whole 64-byte lines of each plane through a buffer was measured slower:
+// the 9.4 MB of a 256-channel layer's U bound it either way.)
+func (w *winograd) setWeightsF4Vec(wt []float32, g *[6][3]float64) int {
+	p := w.p
+	var gb [6][3][4]float64
+	for i := range gb {
+		for q := range gb[i] {
+			gb[i][q] = [4]float64{g[i][q], g[i][q], g[i][q], g[i][q]}
+		}
+	}
+	var kv [9][4]float64
+	n4 := p.COut / 4 * 4
+	for o0 := 0; o0 < n4; o0 += 4 {
+		for c := 0; c < p.CIn; c++ {
+			// o0..o0+3 are adjacent in one panel (mr is 8, o0 a multiple of 4).
+			at := packedAt(w.gOut, p.CIn, o0, c)
+			_ = w.u[at+35*w.usz+3]
+			w.kernelsF4(&kv, wt, o0, c)
+			winoWeightsF4x4(&kv, &gb, &w.u[at], w.usz)
+		}
+	}
+	return n4
+}
+
+// kernelsF4 gathers the 3×3 kernels of output channels o0..o0+3 and input
+// channel c into kv[tap][lane] in float64.
+func (w *winograd) kernelsF4(kv *[9][4]float64, wt []float32, o0, c int) {
+	if w.layout == layoutPlain { // the four kernels straight from wt
+		at, s := (o0*w.p.CIn+c)*9, w.p.CIn*9
+		k0, k1, k2, k3 := wt[at:at+9], wt[at+s:at+s+9], wt[at+2*s:at+2*s+9], wt[at+3*s:at+3*s+9]
+		for t := range kv {
+			kv[t] = [4]float64{float64(k0[t]), float64(k1[t]), float64(k2[t]), float64(k3[t])}
+		}
+		return
+	}
+	var k [9]float32
+	for l := 0; l < 4; l++ {
+		w.kernel3(&k, wt, o0+l, c)
+		for t, v := range k {
+			kv[t][l] = float64(v)
 		}
 	}
 }

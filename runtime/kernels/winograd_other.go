@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// useAVXWeights: no vector weight transform outside amd64 (see
+// winograd_amd64.go).
+const useAVXWeights = false
+
+func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int) {
+	panic("kernels: winoWeightsF4x4 without amd64")
+}
