@@ -301,7 +301,7 @@ func (w *winograd) setWeights(wt []float32) {
 		copy(g[i][:r], w.mats.g[i])
 	}
 	o0 := 0
-	if r == 3 && a == 6 && w.groups == 1 && useAVXWeights {
+	if w.layout == layoutPlain && a == 6 && useAVXWeights {
 		o0 = w.setWeightsF4Vec(wt, &g)
 	}
 	var tmp [6][3]float64
@@ -351,7 +351,7 @@ func (w *winograd) setWeights(wt []float32) {
 	}
 }
 
-// setWeightsF4Vec is setWeights for F(4×4, 3×3) four output channels at a
+// setWeightsF4Vec is setWeights for F(4×4, 3×3) (plain 3×3 layers) four output channels at a
 // time (winoWeightsF4x4, bit for bit the Go loop's values): the weight
 // transform is a sixth of a default-config VQ-VAE training step, which
 // re-transforms every layer after each Adam update. It returns the first
@@ -381,22 +381,13 @@ func (w *winograd) setWeightsF4Vec(wt []float32, g *[6][3]float64) int {
 }
 
 // kernelsF4 gathers the 3×3 kernels of output channels o0..o0+3 and input
-// channel c into kv[tap][lane] in float64.
+// channel c of a plain layer (the only one with F(4×4, 3×3): the stride-2
+// layers take F(4×4, 2×2)) into kv[tap][lane] in float64.
 func (w *winograd) kernelsF4(kv *[9][4]float64, wt []float32, o0, c int) {
-	if w.layout == layoutPlain { // the four kernels straight from wt
-		at, s := (o0*w.p.CIn+c)*9, w.p.CIn*9
-		k0, k1, k2, k3 := wt[at:at+9], wt[at+s:at+s+9], wt[at+2*s:at+2*s+9], wt[at+3*s:at+3*s+9]
-		for t := range kv {
-			kv[t] = [4]float64{float64(k0[t]), float64(k1[t]), float64(k2[t]), float64(k3[t])}
-		}
-		return
-	}
-	var k [9]float32
-	for l := 0; l < 4; l++ {
-		w.kernel3(&k, wt, o0+l, c)
-		for t, v := range k {
-			kv[t][l] = float64(v)
-		}
+	at, s := (o0*w.p.CIn+c)*9, w.p.CIn*9
+	k0, k1, k2, k3 := wt[at:at+9], wt[at+s:at+s+9], wt[at+2*s:at+2*s+9], wt[at+3*s:at+3*s+9]
+	for t := range kv {
+		kv[t] = [4]float64{float64(k0[t]), float64(k1[t]), float64(k2[t]), float64(k3[t])}
 	}
 }
 
