@@ -41,13 +41,6 @@ type FactorReport struct {
 	Pairs          int     `json:"pairs"`
 	ActionAccuracy float64 `json:"action_accuracy"`
 	FactorAccuracy float64 `json:"factor_accuracy"`
-	// FoldedProbAccuracy is the rate at which the factor with the largest
-	// summed probability of its two directions (Retrieval.BestFactor, the
-	// page's folded bars) is the true one. With softmin probabilities
-	// close to uniform it favours a factor whose two directions both fit
-	// moderately over one whose right direction fits best, so it can fall
-	// far below the action accuracy.
-	FoldedProbAccuracy float64 `json:"folded_prob_accuracy,omitempty"`
 }
 
 // EvalReport is Evaluate's result, shaped for JSON.
@@ -67,9 +60,8 @@ type EvalReport struct {
 	// FactorAccuracy is the rate at which the best action's factor is the
 	// true factor (MODEL.md: argmax P against the true action with the
 	// directions folded), so it is at least the action accuracy.
-	FactorAccuracy     float64        `json:"factor_accuracy,omitempty"`
-	FoldedProbAccuracy float64        `json:"folded_prob_accuracy,omitempty"`
-	PerFactor          []FactorReport `json:"per_factor,omitempty"`
+	FactorAccuracy float64        `json:"factor_accuracy,omitempty"`
+	PerFactor      []FactorReport `json:"per_factor,omitempty"`
 	// CodeFidelity is the fraction of nodes where CT(x, a) predicts y's code.
 	CodeFidelity float64 `json:"code_fidelity,omitempty"`
 	// ChangedFidelity is that fraction over the nodes whose codes differ
@@ -185,7 +177,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		scores = make([]float64, m.NumActions())
 	}
 	codesY := make([]int32, m.Nodes())
-	var actOK, facOK, foldOK, nodes, nodesOK, changed, changedOK int
+	var actOK, facOK, nodes, nodesOK, changed, changedOK int
 	var ise float64
 	for range o.Pairs {
 		p := smp.Next()
@@ -205,13 +197,9 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 			actOK++
 			per[f].ActionAccuracy++
 		}
-		if r.Best%F == f {
+		if r.BestFactor == f { // the best action's factor
 			facOK++
 			per[f].FactorAccuracy++
-		}
-		if r.BestFactor == f {
-			foldOK++
-			per[f].FoldedProbAccuracy++
 		}
 		copy(codesY, r.CodesY)
 		in, err := m.Intervene(x, p.Action)
@@ -247,7 +235,6 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 	rep.Pairs, rep.Balanced, rep.Samples = o.Pairs, o.Balanced, o.Samples
 	rep.ActionAccuracy = float64(actOK) / float64(o.Pairs)
 	rep.FactorAccuracy = float64(facOK) / float64(o.Pairs)
-	rep.FoldedProbAccuracy = float64(foldOK) / float64(o.Pairs)
 	perFactorRates(per)
 	rep.PerFactor = per
 	if base != nil {
@@ -270,7 +257,6 @@ func perFactorRates(per []FactorReport) {
 		if n := float64(per[f].Pairs); n > 0 {
 			per[f].ActionAccuracy /= n
 			per[f].FactorAccuracy /= n
-			per[f].FoldedProbAccuracy /= n
 		}
 	}
 }

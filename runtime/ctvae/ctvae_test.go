@@ -178,9 +178,12 @@ func TestRetrieveProbabilitiesAndFolding(t *testing.T) {
 	if sum < 0.9999 || sum > 1.0001 {
 		t.Errorf("probabilities sum to %g", sum)
 	}
+	if r.BestFactor != r.Best%2 {
+		t.Errorf("best factor %d, best action %d: want the action's factor", r.BestFactor, r.Best)
+	}
 	for f := 0; f < 2; f++ {
-		if d := r.FactorProbs[f] - (r.Probs[f] + r.Probs[2+f]); d > 1e-7 || d < -1e-7 {
-			t.Errorf("factor %d: %g, want %g", f, r.FactorProbs[f], r.Probs[f]+r.Probs[2+f])
+		if r.FactorProbs[f] > r.FactorProbs[r.BestFactor] {
+			t.Errorf("factor %d has p %g > best factor's %g", f, r.FactorProbs[f], r.FactorProbs[r.BestFactor])
 		}
 	}
 	// Each distance must be the MODEL.md formula on Intervene's distributions:
@@ -206,6 +209,28 @@ func TestRetrieveProbabilitiesAndFolding(t *testing.T) {
 	cancel()
 	if _, err := m.Retrieve(ctx, x, y, 1, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled retrieval returned %v", err)
+	}
+}
+
+// A factor whose two directions both fit moderately must not outrank the
+// best action's factor (the page's bars and the API's bestFactor used to
+// sum the directions, and picked orientation for most dSprites position
+// pairs).
+func TestFoldFactorsFollowsTheBestAction(t *testing.T) {
+	// Actions: pos+ (0), orient+ (1), pos- (2), orient- (3).
+	probs := []float32{0.34, 0.27, 0.12, 0.27}
+	factor := make([]float32, 2)
+	if got := foldFactors(factor, probs, 0); got != 0 {
+		t.Fatalf("best factor %d, want 0 (the best action's); summed directions give 0.46 vs 0.54", got)
+	}
+	want := []float32{0.34 / 0.61, 0.27 / 0.61}
+	for f := range factor {
+		if d := factor[f] - want[f]; d > 1e-6 || d < -1e-6 {
+			t.Errorf("factor %d: p %g, want %g", f, factor[f], want[f])
+		}
+	}
+	if got := foldFactors(factor, probs, 3); got != 1 {
+		t.Errorf("best action 3 (orient-): best factor %d, want 1", got)
 	}
 }
 

@@ -11,9 +11,9 @@ import (
 type Retrieval struct {
 	Dist        []float32 // [A] mean re-normalised cross-entropy per action
 	Probs       []float32 // [A] softmin(Dist)
-	FactorProbs []float32 // [F] Probs[f] + Probs[F+f]: directions folded
+	FactorProbs []float32 // [F] max(Probs[f], Probs[F+f]), renormalised
 	Best        int       // argmax Probs (lowest index on ties)
-	BestFactor  int       // argmax FactorProbs
+	BestFactor  int       // Best's factor (directions folded, MODEL.md)
 	Decrease    bool      // whether Best decreases its factor (index >= F)
 	CodesX      []int32   // [n] codes of x
 	CodesY      []int32   // [n] codes of y
@@ -105,22 +105,38 @@ func (m *Model) retrieveCodes(x, y []int32, samples int, tell func(done int) err
 		return nil, fmt.Errorf("ctvae: %w", err)
 	}
 	F := m.NumFactors()
-	r.Best, r.BestFactor = 0, 0
+	r.Best = 0
 	for a, p := range r.Probs {
 		if p > r.Probs[r.Best] {
 			r.Best = a
 		}
 	}
-	for f := range r.FactorProbs {
-		r.FactorProbs[f] = r.Probs[f]
-		if F+f < len(r.Probs) {
-			r.FactorProbs[f] += r.Probs[F+f]
-		}
-		if r.FactorProbs[f] > r.FactorProbs[r.BestFactor] {
-			r.BestFactor = f
-		}
-	}
+	r.BestFactor = foldFactors(r.FactorProbs, r.Probs, r.Best)
 	r.Decrease = r.Best >= F
 	r.CodesX, r.CodesY = x, y
 	return r, nil
+}
+
+// foldFactors sets factorProbs[f] to max(probs[f], probs[F+f]) renormalised
+// and returns best's factor, which is their argmax. A factor scores by its
+// better direction: in deterministic mode this is softmin over the factors
+// of their best direction's distance. Summing both directions instead would
+// let a factor whose + and - both fit moderately (a near-symmetric change)
+// outrank the factor of the best action, since softmin probabilities are
+// close to uniform and the opposite of a good action is usually the worst.
+func foldFactors(factorProbs, probs []float32, best int) int {
+	F := len(factorProbs)
+	var sum float32
+	for f := range factorProbs {
+		p := probs[f]
+		if F+f < len(probs) && probs[F+f] > p {
+			p = probs[F+f]
+		}
+		factorProbs[f] = p
+		sum += p
+	}
+	for f := range factorProbs {
+		factorProbs[f] /= sum
+	}
+	return best % F
 }

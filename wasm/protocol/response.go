@@ -82,7 +82,9 @@ type Scored struct {
 // Retrieval is the head part of a retrieve result; the arrays "probs" [A],
 // "factorProbs" [F], "dist" [A], "codesX" and "codesY" [n] come beside it.
 type Retrieval struct {
-	Best       Named    `json:"best"`
+	Best Named `json:"best"`
+	// BestFactor is Best's factor; a factor's P (Factors, factorProbs) is
+	// that of its more likely direction, renormalised over the factors.
 	BestFactor Named    `json:"bestFactor"`
 	Decrease   bool     `json:"decrease"`
 	Actions    []Scored `json:"actions"`
