@@ -113,15 +113,17 @@ type winograd struct {
 	gOut      int       // output channels per group, p.COut/groups
 	th, tw, T int       // tiles per image (rows, cols) and over the batch
 	tn        int       // T rounded up to whole B panels and groups of 4: the products' n and M's row length
-	usz       int       // length of one packed U[ξ]
+	usz       int       // distance between two packed U[ξ] (planeStride)
 	u         []float32 // [groups][a·a] packed U[ξ] (packA layout), gOut×CIn each
-	vsz       int       // length of one packed V[ξ]
+	vsz       int       // distance between two packed V[ξ] (planeStride)
 	v         []float32 // [groups][a·a] packed V[ξ] (PackB layout), CIn×tn each
 	hp, wp    int       // padded plane: th·m+2 rows of tw·m+2
 	pad       []float32 // [N][CIn] phase-space input planes inside a zero border
-	mo        []float32 // [groups][a·a][gOut][tn]
+	msz       int       // distance between two M[ξ], each gOut×tn
+	mo        []float32 // [groups][a·a] M[ξ]
 	ys        []float32 // [groups][gOut][tn][16] output tiles from winoOutputKernel (allocated on first use)
 	offs      []int32   // [groups][tn] patch offsets for winoInputKernel (see tileOffsets); nil: tiles past one B block
+	vecOffs   []int32   // [groups][tn] patch offsets for the AVX2 input transform; nil: the Go one
 
 	// Phase-space pixel (c, y, x) of image n is src[(n·xC + c/xDiv)·xPlane +
 	// xBase[c%xDiv] + y·xRS + x·xCS]; destinations likewise with y*.
@@ -204,31 +206,53 @@ func newWinograd(q ConvParams, m int) *winograd {
 	// (nr is 2, 4 or 8, so the larger of the two is a multiple of both).
 	w.tn = roundUp(w.T, max(nr, 4))
 	ng := w.groups * w.a * w.a
-	w.usz = packedASize(w.gOut, p.CIn)
+	w.usz = planeStride(packedASize(w.gOut, p.CIn))
 	w.u = make([]float32, ng*w.usz)
 	// The input transform writes V straight into the GEMM's packed B
 	// layout (zero past T, never written), so the products pack nothing.
-	w.vsz = PackedBSize(p.CIn, w.tn)
+	w.vsz = planeStride(PackedBSize(p.CIn, w.tn))
 	w.v = make([]float32, ng*w.vsz)
 	// Each input plane is copied inside a zero border wide enough for
 	// every tile (written once, never touched again), so the tiles are
 	// read without range checks.
 	w.hp, w.wp = w.th*m+2, w.tw*m+2
-	w.pad = make([]float32, p.N*p.CIn*w.hp*w.wp)
+	w.pad = make([]float32, p.N*p.CIn*w.hp*w.wp, p.N*p.CIn*w.hp*w.wp+padSlack)
 	if m == 4 && w.tn <= nc {
 		w.offs = w.tileOffsets()
 	}
-	cm := w.gOut * w.tn
+	if m == 4 && useAVXInput && len(w.pad) < 1<<31 {
+		w.vecOffs = w.tileOffsets()
+		if w.offs != nil {
+			w.vecOffs = w.offs
+		}
+	}
+	w.msz = planeStride(w.gOut * w.tn)
+	cm := w.msz
 	w.mo = make([]float32, ng*cm)
 	w.gemms = make([]gemmArgs, ng)
 	for gx := range w.gemms { // gx = group·a·a + ξ
 		w.gemms[gx] = gemmArgs{
 			ap: w.u[gx*w.usz : (gx+1)*w.usz], m: w.gOut, k: p.CIn, n: w.tn,
 			bp: w.v[gx*w.vsz : (gx+1)*w.vsz],
-			c:  w.mo[gx*cm : (gx+1)*cm], ldc: w.tn,
+			c:  w.mo[gx*cm : gx*cm+w.gOut*w.tn], ldc: w.tn,
 		}
 	}
 	return w
+}
+
+// padSlack is the room after the padded planes for vector loads that read
+// a few floats past the last patch row (inputChannelsVec).
+const padSlack = 8
+
+// planeStride returns the distance, in floats, at which to lay out planes
+// of n floats that a transform writes or reads all a·a of at once: n
+// rounded up to an odd number of 64-byte lines. At a power-of-two
+// distance the 36 lines of one tile fall into the same cache set, which
+// holds 8 to 16 of them, and every access misses; an odd number of lines
+// spreads them over 36 sets.
+func planeStride(n int) int {
+	lines := (n + 15) / 16
+	return (lines | 1) * 16
 }
 
 // kernel2 writes the phase-space 2×2 kernel k[ey·2+ex] (r = 2) for output
@@ -401,6 +425,7 @@ func packedAt(m, k, i, p int) int {
 
 const (
 	winoInput  = iota // input transform, parts are input channels
+	winoInputQ        // input transform by inputChannelsVec, parts are groups of 4 input channels
 	winoCopy          // copying the input planes for winoInputKernel, parts are input channels
 	winoGEMM          // products, parts are ξ
 	winoOutput        // output transform, parts are output channels
@@ -409,12 +434,13 @@ const (
 
 func (w *winograd) forward(dst, src, bias []float32, t *team) {
 	w.src, w.dst, w.bias = src, dst, bias
-	w.phase = winoInput
 	useKernel := winoInputKernel != nil && w.offs != nil
+	var parts int
+	w.phase, parts = w.inputPhase()
 	if useKernel {
 		w.phase = winoCopy
 	}
-	t.parallel(w, w.p.CIn, &t.ws)
+	t.parallel(w, parts, &t.ws)
 	if useKernel {
 		w.transformInputs()
 	}
@@ -436,6 +462,14 @@ func (w *winograd) runRange(lo, hi int, ws *workspace) {
 			w.copyChannel(c)
 			w.inputChannel(c)
 		}
+	case winoInputQ:
+		for q := lo; q < hi; q++ {
+			c0, c1 := 4*q, min(4*q+4, w.p.CIn)
+			for c := c0; c < c1; c++ {
+				w.copyChannel(c)
+			}
+			w.inputChannelsVec(c0, c1)
+		}
 	case winoCopy:
 		for c := lo; c < hi; c++ {
 			w.copyChannel(c)
@@ -454,6 +488,14 @@ func (w *winograd) runRange(lo, hi int, ws *workspace) {
 			w.placeChannel(o)
 		}
 	}
+}
+
+// inputPhase returns the input transform's phase and its number of parts.
+func (w *winograd) inputPhase() (phase, parts int) {
+	if w.vecOffs != nil {
+		return winoInputQ, (w.p.CIn + 3) / 4
+	}
+	return winoInput, w.p.CIn
 }
 
 // copyChannel copies channel c of every image into its padded plane.
@@ -639,7 +681,7 @@ func (w *winograd) outputChannel(o int) {
 	var tmp [4][6]float32
 	var y [16]float32
 	tiles := w.th * w.tw
-	stride := w.gOut * w.tn // between consecutive ξ
+	stride := w.msz // between consecutive ξ
 	mo := w.mo[(o%w.groups)*a*a*stride+(o/w.groups)*w.tn:]
 	for n := 0; n < p.N; n++ {
 		dc := n*w.yC + o/w.yDiv
@@ -712,7 +754,7 @@ func gatherTile(mm *[6][6]float32, m []float32, idx, stride, a int) {
 func (w *winograd) transformOutputs() {
 	a, per := w.a, w.gOut*w.tn*16
 	w.ys = grow(w.ys, w.groups*per)
-	stride := w.gOut * w.tn
+	stride := w.msz
 	for gr := 0; gr < w.groups; gr++ {
 		winoOutputKernel(w.mo[gr*a*a*stride:(gr+1)*a*a*stride], stride, w.gOut, w.tn, a, w.ys[gr*per:(gr+1)*per])
 	}

@@ -47,6 +47,72 @@ func TestWeightTransformVecMatchesGo(t *testing.T) {
 	}
 }
 
+// TestInputTransformVecMatchesGo holds the AVX2 input transforms to the Go
+// ones (their twins) bit for bit, on random inputs: F(4×4, 3×3) and
+// F(4×4, 2×2) in every layout, tile counts off a multiple of 8 (the Go
+// tail), several images, and more tiles than one B block.
+func TestInputTransformVecMatchesGo(t *testing.T) {
+	if !hasAVX2FMA() {
+		t.Skip("no AVX2 on this CPU")
+	}
+	defer func(v bool) { useAVXInput = v }(useAVXInput)
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, p := range []ConvParams{
+		{N: 1, CIn: 3, H: 8, W: 8, COut: 5, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 3, CIn: 5, H: 11, W: 7, COut: 4, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 2, CIn: 4, H: 84, W: 84, COut: 3, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 3, CIn: 3, H: 12, W: 20, COut: 9, KH: 4, KW: 4, Stride: 2, Pad: 1},
+		{N: 2, CIn: 7, H: 6, W: 10, COut: 3, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
+	} {
+		t.Run(fmt.Sprintf("%dx%d/t=%v/N%d/%dx%d", p.KH, p.KW, p.Transposed, p.N, p.H, p.W), func(t *testing.T) {
+			src := randSlice(r, p.N*p.CIn*p.H*p.W)
+			for range len(src) / 7 {
+				src[r.IntN(len(src))] *= float32(math.Pow(10, float64(r.IntN(9)-4)))
+			}
+			useAVXInput = true
+			vec := newWinograd(p, 4)
+			useAVXInput = false
+			ref := newWinograd(p, 4)
+			if vec.vecOffs == nil || ref.vecOffs != nil {
+				t.Fatal("the switch did not select the transforms")
+			}
+			for _, w := range []*winograd{vec, ref} {
+				w.src = src
+				var parts int
+				w.phase, parts = w.inputPhase()
+				w.runRange(0, parts, nil)
+			}
+			for i := range ref.v {
+				if math.Float32bits(vec.v[i]) != math.Float32bits(ref.v[i]) {
+					t.Fatalf("v[%d] = %v, Go transform %v (a = %d, T = %d)", i, vec.v[i], ref.v[i], ref.a, ref.T)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInputTransform is the input phase (plane copies included) of
+// one residual layer of the paper's default config on a training batch
+// (256 channels, 8×8, 64 images), on one thread: the AVX2 transform and
+// the Go one.
+func BenchmarkInputTransform(b *testing.B) {
+	defer func(v bool) { useAVXInput = v }(useAVXInput)
+	p := ConvParams{N: 64, CIn: 256, H: 8, W: 8, COut: 256, KH: 3, KW: 3, Stride: 1, Pad: 1}
+	src := randSlice(rand.New(rand.NewPCG(1, 2)), p.N*p.CIn*p.H*p.W)
+	for _, vec := range []bool{true, false} {
+		b.Run(map[bool]string{true: "avx2", false: "go"}[vec], func(b *testing.B) {
+			useAVXInput = vec && hasAVX2FMA()
+			w := newWinograd(p, 4)
+			w.src = src
+			var parts int
+			w.phase, parts = w.inputPhase()
+			for range b.N {
+				w.runRange(0, parts, nil)
+			}
+		})
+	}
+}
+
 // BenchmarkWeightTransform is one residual layer of the paper's default
 // config (256×256 channels, F(4×4, 3×3)): the AVX2 transform and the Go loop.
 func BenchmarkWeightTransform(b *testing.B) {

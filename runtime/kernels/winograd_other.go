@@ -9,3 +9,10 @@ const useAVXWeights = false
 func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int) {
 	panic("kernels: winoWeightsF4x4 without amd64")
 }
+
+// useAVXInput: no vector input transform outside amd64.
+const useAVXInput = false
+
+func (w *winograd) inputChannelsVec(c0, c1 int) {
+	panic("kernels: inputChannelsVec without amd64")
+}
