@@ -683,6 +683,9 @@ func (w *winograd) outputChannel(o int) {
 	tiles := w.th * w.tw
 	stride := w.msz // between consecutive ξ
 	mo := w.mo[(o%w.groups)*a*a*stride+(o/w.groups)*w.tn:]
+	if w.outputChannelVec(o, mo, bias) {
+		return
+	}
 	for n := 0; n < p.N; n++ {
 		dc := n*w.yC + o/w.yDiv
 		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
@@ -735,6 +738,43 @@ func (w *winograd) outputChannel(o int) {
 			}
 		}
 	}
+}
+
+// outputChannelVec is outputChannel eight tiles at a time by outputTiles8
+// where it runs (the rest by transformF4 or transformF42), and reports
+// whether it ran.
+func (w *winograd) outputChannelVec(o int, mo []float32, bias float32) bool {
+	var ys [8][16]float32
+	t8 := w.T / 8 * 8
+	if t8 == 0 || !w.outputTiles8(mo, 0, &ys) {
+		return false
+	}
+	p, tiles := w.p, w.th*w.tw
+	var mm [6][6]float32
+	var out outPlane
+	outN := -1
+	for t := 0; t < w.T; t++ {
+		y := &ys[t%8]
+		switch {
+		case t < t8 && t%8 == 0 && t > 0:
+			w.outputTiles8(mo, t, &ys)
+		case t >= t8:
+			gatherTile(&mm, mo, t, w.msz, w.a)
+			if w.a == 6 {
+				transformF4(&mm, y)
+			} else {
+				transformF42(&mm, y)
+			}
+		}
+		n, tt := t/tiles, t%tiles
+		if n != outN {
+			dc := n*w.yC + o/w.yDiv
+			out = outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, p.OutH(), p.OutW()}
+			outN = n
+		}
+		out.putTile(y, tt/w.tw, tt%w.tw, bias)
+	}
+	return true
 }
 
 // gatherTile reads one tile's a×a products, mm[i][j] = m[idx + (i·a+j)·stride]

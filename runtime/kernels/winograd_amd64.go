@@ -6,6 +6,10 @@ package kernels
 // F(4×4, 2×2) (inputChannelVec) for winograds built after it is set.
 var useAVXInput = hasAVX2FMA()
 
+// useAVXOutput selects the AVX2 output transforms of F(4×4, 3×3) and
+// F(4×4, 2×2) (outputTiles8).
+var useAVXOutput = hasAVX2FMA()
+
 // useAVXWeights selects the AVX2 weight transform of F(4×4, 3×3)
 // (setWeightsF4Vec); tests switch it off to compare with the Go loop.
 var useAVXWeights = hasAVX2FMA()
@@ -77,4 +81,32 @@ func (w *winograd) inputChannelsVec(c0, c1 int) {
 			}
 		}
 	}
+}
+
+// winoOutputF4x8 and winoOutputF42x8 write Y = Aᵀ M A of eight tiles,
+// M[i][j] of tile l being m[(i·a + j)·msz + l], as y[l][4r + c], in
+// winograd_amd64.s: the operations of transformF4 and transformF42, lane
+// by lane, so the results are bit for bit theirs. tmp is scratch.
+//
+//go:noescape
+func winoOutputF4x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
+
+//go:noescape
+func winoOutputF42x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
+
+// outputTiles8 computes the output tiles t..t+7 of one channel, whose M
+// starts at mo (M[ξ][t] at mo[ξ·msz + t]), into y, and reports whether it
+// did (AVX2 and F(4×4, ·) only).
+func (w *winograd) outputTiles8(mo []float32, t int, y *[8][16]float32) bool {
+	if !useAVXOutput || w.m != 4 {
+		return false
+	}
+	var tmp [24][8]float32
+	_ = mo[t+(w.a*w.a-1)*w.msz+7]
+	if w.a == 6 {
+		winoOutputF4x8(&mo[t], w.msz, y, &tmp)
+	} else {
+		winoOutputF42x8(&mo[t], w.msz, y, &tmp)
+	}
+	return true
 }

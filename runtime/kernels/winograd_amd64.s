@@ -324,3 +324,173 @@ rows5:
 	JNZ  rows5
 	VZEROUPPER
 	RET
+
+// Output transforms of eight tiles at once, one per float32 lane: M[ξ] of
+// eight consecutive tiles is eight consecutive floats of plane ξ (planes
+// msz floats apart). Aᵀ M goes through tmp (tmp[r][j] at 32·(6r + j)),
+// then each row r of Aᵀ M A is transposed into the tiles' own 4×4 blocks,
+// y[t][4r + c]. The operations are at6's and at5's, in their order and
+// without fused multiply-adds (2x as x+x; 4x and 8x are exact products),
+// so the results are bit for bit transformF4's and transformF42's.
+
+// AT6 is at6 of Y0..Y5 (Y14 = 4, Y15 = 8): y0..y3 in Y10..Y13.
+#define AT6 \
+	VADDPS Y2, Y1, Y6 \
+	VSUBPS Y2, Y1, Y7 \
+	VADDPS Y4, Y3, Y8 \
+	VSUBPS Y4, Y3, Y9 \
+	VADDPS Y6, Y0, Y10 \
+	VADDPS Y8, Y10, Y10 \
+	VADDPS Y9, Y9, Y11 \
+	VADDPS Y11, Y7, Y11 \
+	VMULPS Y14, Y8, Y12 \
+	VADDPS Y12, Y6, Y12 \
+	VMULPS Y15, Y9, Y13 \
+	VADDPS Y13, Y7, Y13 \
+	VADDPS Y5, Y13, Y13
+
+// AT5 is at5 of Y0..Y4 (Y14 = 4, Y15 = 8): y0..y3 in Y10..Y13.
+#define AT5 \
+	VADDPS Y2, Y1, Y6 \
+	VSUBPS Y2, Y1, Y7 \
+	VADDPS Y6, Y0, Y10 \
+	VADDPS Y3, Y10, Y10 \
+	VADDPS Y3, Y3, Y11 \
+	VADDPS Y11, Y7, Y11 \
+	VMULPS Y14, Y3, Y12 \
+	VADDPS Y12, Y6, Y12 \
+	VMULPS Y15, Y3, Y13 \
+	VADDPS Y13, Y7, Y13 \
+	VADDPS Y4, Y13, Y13
+
+// MCOL loads column j of M (rows i at R9 + i·R10) into Y0..Y(a-1).
+#define MCOL5 \
+	MOVQ    R9, R11 \
+	VMOVUPS (R11), Y0 \
+	ADDQ    R10, R11 \
+	VMOVUPS (R11), Y1 \
+	ADDQ    R10, R11 \
+	VMOVUPS (R11), Y2 \
+	ADDQ    R10, R11 \
+	VMOVUPS (R11), Y3 \
+	ADDQ    R10, R11 \
+	VMOVUPS (R11), Y4
+
+#define MCOL6 \
+	MCOL5 \
+	ADDQ    R10, R11 \
+	VMOVUPS (R11), Y5
+
+// TCOL stores Aᵀ M's column (Y10..Y13, rows 0..3) at tmp[r][0] + R8.
+#define TCOL \
+	VMOVUPS Y10, 0(R8) \
+	VMOVUPS Y11, 192(R8) \
+	VMOVUPS Y12, 384(R8) \
+	VMOVUPS Y13, 576(R8)
+
+// YROW transposes row r of the eight tiles' outputs (Y10..Y13: columns
+// 0..3, one tile per lane) into y[t][4r..4r+3] at DI (already + 16r).
+#define YROW \
+	VUNPCKLPS    Y11, Y10, Y0 \
+	VUNPCKLPS    Y13, Y12, Y1 \
+	VUNPCKHPS    Y11, Y10, Y2 \
+	VUNPCKHPS    Y13, Y12, Y3 \
+	VSHUFPS      $0x44, Y1, Y0, Y4 \
+	VSHUFPS      $0xee, Y1, Y0, Y5 \
+	VSHUFPS      $0x44, Y3, Y2, Y6 \
+	VSHUFPS      $0xee, Y3, Y2, Y7 \
+	VMOVUPS      X4, 0(DI) \
+	VEXTRACTF128 $1, Y4, 256(DI) \
+	VMOVUPS      X5, 64(DI) \
+	VEXTRACTF128 $1, Y5, 320(DI) \
+	VMOVUPS      X6, 128(DI) \
+	VEXTRACTF128 $1, Y6, 384(DI) \
+	VMOVUPS      X7, 192(DI) \
+	VEXTRACTF128 $1, Y7, 448(DI)
+
+// OUTSETUP loads the constants 4 and 8 into Y14, Y15.
+#define OUTSETUP \
+	MOVL         $0x40800000, AX \
+	VMOVD        AX, X14 \
+	VBROADCASTSS X14, Y14 \
+	MOVL         $0x41000000, AX \
+	VMOVD        AX, X15 \
+	VBROADCASTSS X15, Y15
+
+// func winoOutputF4x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
+TEXT ·winoOutputF4x8(SB), NOSPLIT, $0-32
+	MOVQ m+0(FP), R9
+	MOVQ msz+8(FP), BX
+	SHLQ $2, BX         // bytes between planes
+	LEAQ (BX)(BX*2), R10
+	SHLQ $1, R10        // 6 planes: one row of M
+	MOVQ y+16(FP), DI
+	MOVQ tmp+24(FP), R8
+	MOVQ R8, DX
+	OUTSETUP
+	MOVQ $6, CX
+
+cols6:
+	MCOL6
+	AT6
+	TCOL
+	ADDQ BX, R9
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  cols6
+	MOVQ DX, R8
+	MOVQ $4, CX
+
+rows6o:
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS 64(R8), Y2
+	VMOVUPS 96(R8), Y3
+	VMOVUPS 128(R8), Y4
+	VMOVUPS 160(R8), Y5
+	AT6
+	YROW
+	ADDQ $192, R8
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  rows6o
+	VZEROUPPER
+	RET
+
+// func winoOutputF42x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
+TEXT ·winoOutputF42x8(SB), NOSPLIT, $0-32
+	MOVQ m+0(FP), R9
+	MOVQ msz+8(FP), BX
+	SHLQ $2, BX
+	LEAQ (BX)(BX*4), R10 // 5 planes: one row of M
+	MOVQ y+16(FP), DI
+	MOVQ tmp+24(FP), R8
+	MOVQ R8, DX
+	OUTSETUP
+	MOVQ $5, CX
+
+cols5:
+	MCOL5
+	AT5
+	TCOL
+	ADDQ BX, R9
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  cols5
+	MOVQ DX, R8
+	MOVQ $4, CX
+
+rows5o:
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS 64(R8), Y2
+	VMOVUPS 96(R8), Y3
+	VMOVUPS 128(R8), Y4
+	AT5
+	YROW
+	ADDQ $192, R8
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  rows5o
+	VZEROUPPER
+	RET

@@ -91,6 +91,47 @@ func TestInputTransformVecMatchesGo(t *testing.T) {
 	}
 }
 
+// TestOutputTransformVecMatchesGo holds the AVX2 output transforms to the
+// Go ones (their twins) bit for bit, on random products: every layout,
+// F(4×4, 3×3) and F(4×4, 2×2), tile counts below 8 and off a multiple of 8,
+// outputs cut by the image edge.
+func TestOutputTransformVecMatchesGo(t *testing.T) {
+	if !hasAVX2FMA() {
+		t.Skip("no AVX2 on this CPU")
+	}
+	defer func(v bool) { useAVXOutput = v }(useAVXOutput)
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, p := range []ConvParams{
+		{N: 1, CIn: 3, H: 8, W: 8, COut: 5, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 3, CIn: 2, H: 11, W: 7, COut: 4, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 2, CIn: 2, H: 42, W: 38, COut: 3, KH: 3, KW: 3, Stride: 1, Pad: 1},
+		{N: 3, CIn: 3, H: 12, W: 20, COut: 9, KH: 4, KW: 4, Stride: 2, Pad: 1},
+		{N: 2, CIn: 7, H: 6, W: 10, COut: 3, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
+	} {
+		t.Run(fmt.Sprintf("%dx%d/t=%v/N%d/%dx%d", p.KH, p.KW, p.Transposed, p.N, p.H, p.W), func(t *testing.T) {
+			w := newWinograd(p, 4)
+			for i := range w.mo {
+				w.mo[i] = (r.Float32()*2 - 1) * float32(math.Pow(10, float64(r.IntN(7)-3)))
+			}
+			w.bias = randSlice(r, p.COut)
+			var got, want []float32
+			for _, vec := range []bool{true, false} {
+				useAVXOutput = vec
+				w.dst = make([]float32, p.N*p.COut*p.OutH()*p.OutW())
+				for o := 0; o < w.p.COut; o++ {
+					w.outputChannel(o)
+				}
+				got, want = want, w.dst
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("y[%d] = %v, Go transform %v (a = %d, T = %d)", i, got[i], want[i], w.a, w.T)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkInputTransform is the input phase (plane copies included) of
 // one residual layer of the paper's default config on a training batch
 // (256 channels, 8×8, 64 images), on one thread: the AVX2 transform and
@@ -108,6 +149,29 @@ func BenchmarkInputTransform(b *testing.B) {
 			w.phase, parts = w.inputPhase()
 			for range b.N {
 				w.runRange(0, parts, nil)
+			}
+		})
+	}
+}
+
+// BenchmarkOutputTransform is the output phase of the layer of
+// BenchmarkInputTransform, on one thread: the AVX2 transform and the Go one.
+func BenchmarkOutputTransform(b *testing.B) {
+	defer func(v bool) { useAVXOutput = v }(useAVXOutput)
+	p := ConvParams{N: 64, CIn: 256, H: 8, W: 8, COut: 256, KH: 3, KW: 3, Stride: 1, Pad: 1}
+	w := newWinograd(p, 4)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range w.mo {
+		w.mo[i] = r.Float32()
+	}
+	w.dst, w.bias = make([]float32, p.N*p.COut*p.H*p.W), randSlice(r, p.COut)
+	for _, vec := range []bool{true, false} {
+		b.Run(map[bool]string{true: "avx2", false: "go"}[vec], func(b *testing.B) {
+			useAVXOutput = vec && hasAVX2FMA()
+			for range b.N {
+				for o := 0; o < p.COut; o++ {
+					w.outputChannel(o)
+				}
 			}
 		})
 	}

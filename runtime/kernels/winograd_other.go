@@ -16,3 +16,6 @@ const useAVXInput = false
 func (w *winograd) inputChannelsVec(c0, c1 int) {
 	panic("kernels: inputChannelsVec without amd64")
 }
+
+// outputTiles8: no vector output transform outside amd64.
+func (w *winograd) outputTiles8(mo []float32, t int, y *[8][16]float32) bool { return false }
