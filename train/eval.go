@@ -41,6 +41,11 @@ type FactorReport struct {
 	Pairs          int     `json:"pairs"`
 	ActionAccuracy float64 `json:"action_accuracy"`
 	FactorAccuracy float64 `json:"factor_accuracy"`
+	// InterveneMSE is the report's InterveneMSE on this factor's pairs
+	// (not set for the code-table baseline).
+	InterveneMSE float64 `json:"intervene_mse,omitempty"`
+	// UnchangedMSE is the report's UnchangedMSE on this factor's pairs.
+	UnchangedMSE float64 `json:"unchanged_mse,omitempty"`
 }
 
 // EvalReport is Evaluate's result, shaped for JSON.
@@ -69,6 +74,13 @@ type EvalReport struct {
 	ChangedFidelity float64 `json:"changed_fidelity,omitempty"`
 	// InterveneMSE is MSE(decode(CT(x, a)), y).
 	InterveneMSE float64 `json:"intervene_mse,omitempty"`
+	// TargetMSE is MSE(decode(codes of y), y) over the same pairs: what
+	// decoding perfectly predicted codes would give.
+	TargetMSE float64 `json:"target_mse,omitempty"`
+	// UnchangedMSE is MSE(decode(codes of x), y): an intervention that
+	// changes nothing. InterveneMSE above it means the predicted changes
+	// cost more than they explain.
+	UnchangedMSE float64 `json:"unchanged_mse,omitempty"`
 	// TableBaseline is the code-table baseline's retrieval on the same
 	// pairs (EvalOptions.TableBaseline).
 	TableBaseline *BaselineReport `json:"table_baseline,omitempty"`
@@ -178,7 +190,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 	}
 	codesY := make([]int32, m.Nodes())
 	var actOK, facOK, nodes, nodesOK, changed, changedOK int
-	var ise float64
+	var ise, unchanged, target float64
 	for range o.Pairs {
 		p := smp.Next()
 		if err := ds.Render(x, p.From); err != nil {
@@ -230,7 +242,20 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 				}
 			}
 		}
-		ise += sqDist(in.Image, y)
+		d := sqDist(in.Image, y)
+		ise += d
+		per[f].InterveneMSE += d / float64(len(y))
+		img, err := m.Decode(in.Input)
+		if err != nil {
+			return err
+		}
+		d = sqDist(img, y)
+		unchanged += d
+		per[f].UnchangedMSE += d / float64(len(y))
+		if img, err = m.Decode(codesY); err != nil {
+			return err
+		}
+		target += sqDist(img, y)
 	}
 	rep.Pairs, rep.Balanced, rep.Samples = o.Pairs, o.Balanced, o.Samples
 	rep.ActionAccuracy = float64(actOK) / float64(o.Pairs)
@@ -248,6 +273,8 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		rep.ChangedFidelity = float64(changedOK) / float64(changed)
 	}
 	rep.InterveneMSE = ise / float64(o.Pairs*len(y))
+	rep.UnchangedMSE = unchanged / float64(o.Pairs*len(y))
+	rep.TargetMSE = target / float64(o.Pairs*len(y))
 	return nil
 }
 
@@ -257,6 +284,8 @@ func perFactorRates(per []FactorReport) {
 		if n := float64(per[f].Pairs); n > 0 {
 			per[f].ActionAccuracy /= n
 			per[f].FactorAccuracy /= n
+			per[f].InterveneMSE /= n
+			per[f].UnchangedMSE /= n
 		}
 	}
 }

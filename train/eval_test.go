@@ -97,8 +97,21 @@ func TestEvaluatePairsAccounting(t *testing.T) {
 			t.Errorf("factor %d: baseline scored %d pairs, model %d", f, b.PerFactor[f].Pairs, rep.PerFactor[f].Pairs)
 		}
 	}
-	if rep.CodeFidelity < 0 || rep.CodeFidelity > 1 || rep.InterveneMSE <= 0 {
-		t.Errorf("fidelity %v, intervene MSE %v", rep.CodeFidelity, rep.InterveneMSE)
+	if rep.CodeFidelity < 0 || rep.CodeFidelity > 1 || rep.InterveneMSE <= 0 || rep.TargetMSE <= 0 || rep.UnchangedMSE <= 0 {
+		t.Errorf("fidelity %v, intervene MSE %v, target %v, unchanged %v", rep.CodeFidelity, rep.InterveneMSE, rep.TargetMSE, rep.UnchangedMSE)
+	}
+	// The per-factor MSEs are means over their pairs: weighted by the
+	// pairs, they give the overall ones.
+	var ise, unchanged float64
+	for _, f := range rep.PerFactor {
+		ise += f.InterveneMSE * float64(f.Pairs)
+		unchanged += f.UnchangedMSE * float64(f.Pairs)
+	}
+	if d := ise/15 - rep.InterveneMSE; math.Abs(d) > 1e-9*rep.InterveneMSE {
+		t.Errorf("per-factor intervene MSE averages to %v, overall %v", ise/15, rep.InterveneMSE)
+	}
+	if d := unchanged/15 - rep.UnchangedMSE; math.Abs(d) > 1e-9*rep.UnchangedMSE {
+		t.Errorf("per-factor unchanged MSE averages to %v, overall %v", unchanged/15, rep.UnchangedMSE)
 	}
 	if _, err := Evaluate(context.Background(), m, ds, EvalOptions{Images: 1, TableBaseline: -1}); err == nil {
 		t.Error("negative table baseline accepted")

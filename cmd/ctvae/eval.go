@@ -107,10 +107,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if rep.Samples > 0 {
 			mode = fmt.Sprintf("sample mode, %d samples", rep.Samples)
 		}
-		fmt.Fprintf(stdout, "%d pairs (balanced %v, %s): action accuracy %.3f, factor accuracy %.3f, code fidelity %.3f (changed nodes %.3f), intervene MSE %.5f\n",
-			rep.Pairs, rep.Balanced, mode, rep.ActionAccuracy, rep.FactorAccuracy, rep.CodeFidelity, rep.ChangedFidelity, rep.InterveneMSE)
+		fmt.Fprintf(stdout, "%d pairs (balanced %v, %s): action accuracy %.3f, factor accuracy %.3f, code fidelity %.3f (changed nodes %.3f)\n",
+			rep.Pairs, rep.Balanced, mode, rep.ActionAccuracy, rep.FactorAccuracy, rep.CodeFidelity, rep.ChangedFidelity)
+		fmt.Fprintf(stdout, "intervene MSE %.5f (decoding y's own codes %.5f, x's codes unchanged %.5f)\n",
+			rep.InterveneMSE, rep.TargetMSE, rep.UnchangedMSE)
 		for _, f := range rep.PerFactor {
-			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f\n", f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy)
+			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f  intervene MSE %.5f (unchanged %.5f)\n", f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy, f.InterveneMSE, f.UnchangedMSE)
 		}
 	}
 	if b := rep.TableBaseline; b != nil {
