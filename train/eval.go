@@ -46,6 +46,26 @@ type FactorReport struct {
 	InterveneMSE float64 `json:"intervene_mse,omitempty"`
 	// UnchangedMSE is the report's UnchangedMSE on this factor's pairs.
 	UnchangedMSE float64 `json:"unchanged_mse,omitempty"`
+	// MaskRecall and ChangePrecision are the report's, on this factor's
+	// pairs.
+	MaskRecall      float64 `json:"mask_recall,omitempty"`
+	ChangePrecision float64 `json:"change_precision,omitempty"`
+	nodes           nodeCounts
+}
+
+// nodeCounts counts nodes over pairs for the per-node rates.
+type nodeCounts struct {
+	changed, changedMasked, predicted, predictedOK int
+}
+
+func (c nodeCounts) rates() (maskRecall, changePrecision float64) {
+	if c.changed > 0 {
+		maskRecall = float64(c.changedMasked) / float64(c.changed)
+	}
+	if c.predicted > 0 {
+		changePrecision = float64(c.predictedOK) / float64(c.predicted)
+	}
+	return
 }
 
 // EvalReport is Evaluate's result, shaped for JSON.
@@ -74,6 +94,11 @@ type EvalReport struct {
 	ChangedFidelity float64 `json:"changed_fidelity,omitempty"`
 	// InterveneMSE is MSE(decode(CT(x, a)), y).
 	InterveneMSE float64 `json:"intervene_mse,omitempty"`
+	// MaskRecall is the fraction of the nodes whose code differs between x
+	// and y where the intervention mask is on; ChangePrecision the fraction
+	// of the codes CT(x, a) changes that it changes to y's.
+	MaskRecall      float64 `json:"mask_recall,omitempty"`
+	ChangePrecision float64 `json:"change_precision,omitempty"`
 	// TargetMSE is MSE(decode(codes of y), y) over the same pairs: what
 	// decoding perfectly predicted codes would give.
 	TargetMSE float64 `json:"target_mse,omitempty"`
@@ -230,6 +255,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 				base.PerFactor[f].FactorAccuracy++
 			}
 		}
+		nc := &per[f].nodes
 		for i, c := range in.Codes {
 			nodes++
 			if c == codesY[i] {
@@ -237,8 +263,18 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 			}
 			if in.Input[i] != codesY[i] {
 				changed++
+				nc.changed++
 				if c == codesY[i] {
 					changedOK++
+				}
+				if in.Mask[i] > 0 {
+					nc.changedMasked++
+				}
+			}
+			if c != in.Input[i] {
+				nc.predicted++
+				if c == codesY[i] {
+					nc.predictedOK++
 				}
 			}
 		}
@@ -260,6 +296,16 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 	rep.Pairs, rep.Balanced, rep.Samples = o.Pairs, o.Balanced, o.Samples
 	rep.ActionAccuracy = float64(actOK) / float64(o.Pairs)
 	rep.FactorAccuracy = float64(facOK) / float64(o.Pairs)
+	var all nodeCounts
+	for f := range per {
+		c := per[f].nodes
+		per[f].MaskRecall, per[f].ChangePrecision = c.rates()
+		all.changed += c.changed
+		all.changedMasked += c.changedMasked
+		all.predicted += c.predicted
+		all.predictedOK += c.predictedOK
+	}
+	rep.MaskRecall, rep.ChangePrecision = all.rates()
 	perFactorRates(per)
 	rep.PerFactor = per
 	if base != nil {

@@ -100,6 +100,12 @@ func TestEvaluatePairsAccounting(t *testing.T) {
 	if rep.CodeFidelity < 0 || rep.CodeFidelity > 1 || rep.InterveneMSE <= 0 || rep.TargetMSE <= 0 || rep.UnchangedMSE <= 0 {
 		t.Errorf("fidelity %v, intervene MSE %v, target %v, unchanged %v", rep.CodeFidelity, rep.InterveneMSE, rep.TargetMSE, rep.UnchangedMSE)
 	}
+	for _, r := range []float64{rep.MaskRecall, rep.ChangePrecision, rep.PerFactor[0].MaskRecall, rep.PerFactor[0].ChangePrecision} {
+		if r < 0 || r > 1 {
+			t.Errorf("mask recall %v, change precision %v (factor 0: %v, %v): want fractions", rep.MaskRecall, rep.ChangePrecision,
+				rep.PerFactor[0].MaskRecall, rep.PerFactor[0].ChangePrecision)
+		}
+	}
 	// The per-factor MSEs are means over their pairs: weighted by the
 	// pairs, they give the overall ones.
 	var ise, unchanged float64

@@ -109,10 +109,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%d pairs (balanced %v, %s): action accuracy %.3f, factor accuracy %.3f, code fidelity %.3f (changed nodes %.3f)\n",
 			rep.Pairs, rep.Balanced, mode, rep.ActionAccuracy, rep.FactorAccuracy, rep.CodeFidelity, rep.ChangedFidelity)
-		fmt.Fprintf(stdout, "intervene MSE %.5f (decoding y's own codes %.5f, x's codes unchanged %.5f)\n",
-			rep.InterveneMSE, rep.TargetMSE, rep.UnchangedMSE)
+		fmt.Fprintf(stdout, "intervene MSE %.5f (decoding y's own codes %.5f, x's codes unchanged %.5f); mask on at %.3f of the changed nodes, %.3f of the changed codes right\n",
+			rep.InterveneMSE, rep.TargetMSE, rep.UnchangedMSE, rep.MaskRecall, rep.ChangePrecision)
 		for _, f := range rep.PerFactor {
-			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f  intervene MSE %.5f (unchanged %.5f)\n", f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy, f.InterveneMSE, f.UnchangedMSE)
+			fmt.Fprintf(stdout, "  %-12s %5d pairs  action %.3f  factor %.3f  intervene MSE %.5f (unchanged %.5f)  mask recall %.3f  change precision %.3f\n",
+				f.Name, f.Pairs, f.ActionAccuracy, f.FactorAccuracy, f.InterveneMSE, f.UnchangedMSE, f.MaskRecall, f.ChangePrecision)
 		}
 	}
 	if b := rep.TableBaseline; b != nil {
