@@ -324,15 +324,21 @@ func (w *winograd) setWeights(wt []float32) {
 	for i := 0; i < a; i++ {
 		copy(g[i][:r], w.mats.g[i])
 	}
-	o0 := 0
+	o0, og0 := 0, 0 // output channels (rows in each group) done by a vector transform
 	if w.layout == layoutPlain && a == 6 && useAVXWeights {
 		o0 = w.setWeightsF4Vec(wt, &g)
+	}
+	if r == 2 && a == 5 && useAVXWeights {
+		og0 = w.setWeightsF42Vec(wt, &g)
 	}
 	var tmp [6][3]float64
 	var k [9]float32
 	var k2 [4]float32
 	for o := o0; o < p.COut; o++ {
 		gr, og := o%w.groups, o/w.groups // group and row in it
+		if og < og0 {
+			continue
+		}
 		u := w.u[gr*a*a*w.usz:]
 		for c := 0; c < p.CIn; c++ {
 			at := packedAt(w.gOut, p.CIn, og, c)
@@ -399,6 +405,41 @@ func (w *winograd) setWeightsF4Vec(wt []float32, g *[6][3]float64) int {
 			_ = w.u[at+35*w.usz+3]
 			w.kernelsF4(&kv, wt, o0, c)
 			winoWeightsF4x4(&kv, &gb, &w.u[at], w.usz)
+		}
+	}
+	return n4
+}
+
+// setWeightsF42Vec is setWeights for F(4×4, 2×2) (the stride-2 layers)
+// four rows of each group at a time (winoWeightsF42x4, bit for bit the Go
+// loop's values). It returns the first row of each group it left to the
+// Go loop (gOut rounded down to 4).
+func (w *winograd) setWeightsF42Vec(wt []float32, g *[6][3]float64) int {
+	p := w.p
+	var gb [5][2][4]float64
+	for i := range gb {
+		for q := range gb[i] {
+			gb[i][q] = [4]float64{g[i][q], g[i][q], g[i][q], g[i][q]}
+		}
+	}
+	var kv [4][4]float64
+	var k2 [4]float32
+	n4 := w.gOut / 4 * 4
+	for gr := 0; gr < w.groups; gr++ {
+		u := w.u[gr*25*w.usz:]
+		for og0 := 0; og0 < n4; og0 += 4 {
+			for c := 0; c < p.CIn; c++ {
+				// og0..og0+3 are adjacent in one panel (mr is 8, og0 a multiple of 4).
+				at := packedAt(w.gOut, p.CIn, og0, c)
+				_ = u[at+24*w.usz+3]
+				for l := 0; l < 4; l++ {
+					w.kernel2(&k2, wt, (og0+l)*w.groups+gr, c)
+					for t := range kv {
+						kv[t][l] = float64(k2[t])
+					}
+				}
+				winoWeightsF42x4(&kv, &gb, &u[at], w.usz)
+			}
 		}
 	}
 	return n4

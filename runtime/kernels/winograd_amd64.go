@@ -21,6 +21,12 @@ var useAVXWeights = hasAVX2FMA()
 // scalar ones in the same order, without fused multiply-adds, so the
 // results are bit for bit the Go loop's.
 //
+// winoWeightsF42x4 is winoWeightsF4x4 for F(4×4, 2×2): U = G g Gᵀ (a =
+// 5, 2×2 kernels k[t][l], tap t = 2·ey + ex) of four kernels at once.
+//
+//go:noescape
+func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int)
+
 //go:noescape
 func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int)
 

@@ -61,6 +61,52 @@ rowloop:
 	VZEROUPPER
 	RET
 
+// COL2 stores U[i][j] = t0·G[j][0] + t1·G[j][1] (t0, t1 in Y12, Y14; G's row
+// j at off(R9), 2×4 float64) as four float32 at DX, then moves DX to the
+// next plane.
+#define COL2(off) \
+	VMULPD     off(R9), Y12, Y10 \
+	VMULPD     off+32(R9), Y14, Y11 \
+	VADDPD     Y11, Y10, Y10 \
+	VCVTPD2PSY Y10, X10 \
+	VMOVUPS    X10, (DX) \
+	ADDQ       BX, DX
+
+// func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int)
+//
+// setWeights' r = 2 loop: tmp[i][0] = gi[0]·k00 + gi[1]·k10, tmp[i][1] =
+// gi[0]·k01 + gi[1]·k11, U[i][j] = tmp[i][0]·g[j][0] + tmp[i][1]·g[j][1].
+TEXT ·winoWeightsF42x4(SB), NOSPLIT, $0-32
+	MOVQ    k+0(FP), AX
+	MOVQ    gb+8(FP), SI
+	MOVQ    u+16(FP), DX
+	MOVQ    usz+24(FP), BX
+	SHLQ    $2, BX
+	MOVQ    SI, R9
+	VMOVUPD 0(AX), Y0  // k00
+	VMOVUPD 32(AX), Y1 // k01
+	VMOVUPD 64(AX), Y2 // k10
+	VMOVUPD 96(AX), Y3 // k11
+	MOVQ    $5, R8
+
+rowloop2:
+	VMULPD 0(SI), Y0, Y12
+	VMULPD 32(SI), Y2, Y13
+	VADDPD Y13, Y12, Y12
+	VMULPD 0(SI), Y1, Y14
+	VMULPD 32(SI), Y3, Y13
+	VADDPD Y13, Y14, Y14
+	COL2(0)
+	COL2(64)
+	COL2(128)
+	COL2(192)
+	COL2(256)
+	ADDQ $64, SI
+	DECQ R8
+	JNZ  rowloop2
+	VZEROUPPER
+	RET
+
 // Input transforms of eight tiles at once. First Bᵀ d for each tile, one
 // column j per float32 lane (eight floats of each patch row are loaded, two
 // or three past the patch: the padded planes have slack), into tmp[i][t];

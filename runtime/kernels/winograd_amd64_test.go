@@ -9,10 +9,12 @@ import (
 	"testing"
 )
 
-// TestWeightTransformVecMatchesGo holds the AVX2 weight transform to the Go
-// loop (its twin) bit for bit, on random kernels: F(4×4, 3×3) with output
-// channels off a multiple of 4 and of the panel height, input channels
-// across a k block of the packing, and the layouts that stay on the Go loop.
+// TestWeightTransformVecMatchesGo holds the AVX2 weight transforms to the
+// Go loop (their twin) bit for bit, on random kernels: F(4×4, 3×3) with
+// output channels off a multiple of 4 and of the panel height, input
+// channels across a k block of the packing, F(4×4, 2×2) on both stride-2
+// layouts (the transposed one in four groups of output channels), and
+// F(2×2, 3×3), which stays on the Go loop.
 func TestWeightTransformVecMatchesGo(t *testing.T) {
 	if !hasAVX2FMA() {
 		t.Skip("no AVX2 on this CPU")
