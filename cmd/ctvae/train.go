@@ -193,7 +193,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		return os.Rename(*ckptPath+".tmp", *ckptPath)
 	}
-	imgs, t0 := 0, time.Now()
+	imgs, t0, step0 := 0, time.Now(), tr.Step
 	for time.Since(start) < budget && (*maxSteps == 0 || tr.Step < *maxSteps) {
 		r, err := tr.TrainStep()
 		if err != nil {
@@ -204,7 +204,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(csv, "%d,%d,%.6g,%s,%.6g,%.6g,%.6g,%.6g,%.4g,%d,%.1f\n", r.Step, r.Epoch, r.LR, r.Mode, r.Total, r.Recon, r.VQ, r.CE, r.Accuracy, r.CodesUsed, secs)
 		if r.Step%int64(*every) == 0 {
 			rate := float64(imgs) / time.Since(t0).Seconds()
-			left := budget - time.Since(start)
+			left := eta(time.Since(start), budget, tr.Step-step0, *maxSteps-tr.Step, *maxSteps > 0)
 			if r.Mode == "" {
 				fmt.Fprintf(stderr, "step %d epoch %d lr %.3g loss %.5f recon %.5f vq %.5f codes %d | %.1f img/s | ETA %s\n",
 					r.Step, r.Epoch, r.LR, r.Total, r.Recon, r.VQ, r.CodesUsed, rate, left.Round(time.Second))
@@ -296,4 +296,17 @@ func parseFloats(s string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// eta is the time left of a run elapsed into its budget, stepsDone steps
+// done by it: the budget's rest, or sooner, when the run stops at a step
+// count, the time its remaining stepsLeft take at the run's mean pace.
+func eta(elapsed, budget time.Duration, stepsDone, stepsLeft int64, bySteps bool) time.Duration {
+	left := max(budget-elapsed, 0)
+	if bySteps && stepsDone > 0 {
+		if s := time.Duration(float64(elapsed) * float64(max(stepsLeft, 0)) / float64(stepsDone)); s < left {
+			left = s
+		}
+	}
+	return left
 }

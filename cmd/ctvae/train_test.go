@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"ctvae/weights"
 )
@@ -213,6 +214,28 @@ func TestTrainDecoderPhaseCLI(t *testing.T) {
 		code, _, errs := runCLI(t, args...)
 		if code != 1 || !strings.Contains(errs, c.want) {
 			t.Errorf("%q: exit %d, stderr %q, want exit 1 and %q", c.args, code, errs, c.want)
+		}
+	}
+}
+
+// The progress line's ETA ends at whichever limit comes first: the
+// minutes, or the step count at the pace so far.
+func TestETA(t *testing.T) {
+	for _, c := range []struct {
+		elapsed, budget time.Duration
+		done, left      int64
+		bySteps         bool
+		want            time.Duration
+	}{
+		{10 * time.Minute, 80 * time.Minute, 4000, 16000, true, 40 * time.Minute},
+		{10 * time.Minute, 30 * time.Minute, 4000, 16000, true, 20 * time.Minute},
+		{10 * time.Minute, 80 * time.Minute, 4000, 16000, false, 70 * time.Minute},
+		{10 * time.Minute, 80 * time.Minute, 0, 16000, true, 70 * time.Minute},
+		{90 * time.Minute, 80 * time.Minute, 10, 5, true, 0},
+		{10 * time.Minute, 80 * time.Minute, 10, -3, true, 0},
+	} {
+		if got := eta(c.elapsed, c.budget, c.done, c.left, c.bySteps); got != c.want {
+			t.Errorf("eta(%v, %v, %d done, %d left, by steps %v) = %v, want %v", c.elapsed, c.budget, c.done, c.left, c.bySteps, got, c.want)
 		}
 	}
 }
