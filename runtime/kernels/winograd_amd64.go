@@ -3,15 +3,16 @@
 package kernels
 
 // useAVXInput selects the AVX2 input transforms of F(4×4, 3×3) and
-// F(4×4, 2×2) (inputChannelVec) for winograds built after it is set.
+// F(4×4, 2×2) (inputChannelsVec) for winograds built after it is set.
 var useAVXInput = hasAVX2FMA()
 
 // useAVXOutput selects the AVX2 output transforms of F(4×4, 3×3) and
 // F(4×4, 2×2) (outputTiles8).
 var useAVXOutput = hasAVX2FMA()
 
-// useAVXWeights selects the AVX2 weight transform of F(4×4, 3×3)
-// (setWeightsF4Vec); tests switch it off to compare with the Go loop.
+// useAVXWeights selects the AVX2 weight transforms of F(4×4, 3×3) and
+// F(4×4, 2×2) (setWeightsF4Vec, setWeightsF42Vec); tests switch it off to
+// compare with the Go loop.
 var useAVXWeights = hasAVX2FMA()
 
 // winoWeightsF4x4 writes U = G g Gᵀ (a = 6; gb: G with every entry
@@ -21,14 +22,14 @@ var useAVXWeights = hasAVX2FMA()
 // scalar ones in the same order, without fused multiply-adds, so the
 // results are bit for bit the Go loop's.
 //
+//go:noescape
+func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int)
+
 // winoWeightsF42x4 is winoWeightsF4x4 for F(4×4, 2×2): U = G g Gᵀ (a =
 // 5, 2×2 kernels k[t][l], tap t = 2·ey + ex) of four kernels at once.
 //
 //go:noescape
 func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int)
-
-//go:noescape
-func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int)
 
 // winoInputF4x8 and winoInputF42x8 write V = Bᵀ d B of eight tiles of one
 // channel, d[i][j] = base[idx[l] + i·wp + j] for tile l, as V[ξ] at
@@ -49,14 +50,13 @@ func winoInputF42x8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz
 // of 8, fill two B panels of nr = 4), the rest by the Go transform. The
 // channels are the inner loop: four channels' four tiles share one 64-byte
 // line of a V plane, which is then written whole while it is in cache
-// (one channel at a time wrote each line four times, far apart: 1.5x
-// faster than the Go transform instead of 2.9x on BenchmarkInputTransform).
+// (one channel at a time would write each line four times, far apart).
 func (w *winograd) inputChannelsVec(c0, c1 int) {
 	p, a, tn := w.p, w.a, w.tn
 	plane := w.hp * w.wp
 	var tmp [48][8]float32
 	// Every tile's patch lies inside its own padded plane (newWinograd),
-	// so checking the planes' extent checks every gathered index.
+	// so checking the planes' extent checks every index the loads touch.
 	_ = w.pad[:cap(w.pad)][(p.N-1)*p.CIn*plane+c1*plane-1+padSlack]
 	t8 := w.T / 8 * 8
 	for gr := 0; gr < w.groups; gr++ {
