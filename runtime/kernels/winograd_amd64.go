@@ -31,19 +31,16 @@ func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int
 //go:noescape
 func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int)
 
-// winoInputF4x8 and winoInputF42x8 write V = Bᵀ d B of eight tiles of one
-// channel, d[i][j] = base[idx[l] + i·wp + j] for tile l, as V[ξ] at
-// vlo[ξ·vsz + l] (l < 4) and vhi[ξ·vsz + l-4], in winograd_amd64.s: the
-// operations of transformInputF4 and transformInputF42, lane by lane, so
-// the results are bit for bit theirs. They read eight floats of each patch
-// row (up to three past a patch: the padded planes have slack); tmp is
-// scratch.
+// winoInputx8 writes V = Bᵀ d B of eight tiles of one channel (a = 6:
+// F(4×4, 3×3); a = 5: F(4×4, 2×2)), d[i][j] = base[idx[l] + i·wp + j] for
+// tile l, as V[ξ] at vlo[ξ·vsz + l] (l < 4) and vhi[ξ·vsz + l-4], in
+// winograd_amd64.s: the operations of transformInputF4 and
+// transformInputF42, lane by lane, so the results are bit for bit theirs.
+// It reads eight floats of each patch row (up to three past a patch: the
+// padded planes have slack); tmp is scratch.
 //
 //go:noescape
-func winoInputF4x8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz int, tmp *[48][8]float32)
-
-//go:noescape
-func winoInputF42x8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz int, tmp *[48][8]float32)
+func winoInputx8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz int, tmp *[48][8]float32, a int)
 
 // inputChannelsVec is inputChannel for channels c0 ≤ c < c1 (at most 4,
 // c0 a multiple of 4), eight tiles at a time (tiles t..t+7, t a multiple
@@ -67,12 +64,7 @@ func (w *winograd) inputChannelsVec(c0, c1 int) {
 			for c := c0; c < c1; c++ {
 				lo, hi := packedBAt(p.CIn, tn, c, t), packedBAt(p.CIn, tn, c, t+4)
 				_ = v[max(lo, hi)+(a*a-1)*w.vsz+3]
-				base := &w.pad[c*plane]
-				if a == 6 {
-					winoInputF4x8(base, idx, w.wp, &v[lo], &v[hi], w.vsz, &tmp)
-				} else {
-					winoInputF42x8(base, idx, w.wp, &v[lo], &v[hi], w.vsz, &tmp)
-				}
+				winoInputx8(&w.pad[c*plane], idx, w.wp, &v[lo], &v[hi], w.vsz, &tmp, a)
 			}
 		}
 		for c := c0; c < c1; c++ {
@@ -89,16 +81,14 @@ func (w *winograd) inputChannelsVec(c0, c1 int) {
 	}
 }
 
-// winoOutputF4x8 and winoOutputF42x8 write Y = Aᵀ M A of eight tiles,
-// M[i][j] of tile l being m[(i·a + j)·msz + l], as y[l][4r + c], in
-// winograd_amd64.s: the operations of transformF4 and transformF42, lane
-// by lane, so the results are bit for bit theirs. tmp is scratch.
+// winoOutputx8 writes Y = Aᵀ M A of eight tiles (a = 6: F(4×4, 3×3);
+// a = 5: F(4×4, 2×2)), M[i][j] of tile l being m[(i·a + j)·msz + l], as
+// y[l][4r + c], in winograd_amd64.s: the operations of transformF4 and
+// transformF42, lane by lane, so the results are bit for bit theirs. tmp
+// is scratch.
 //
 //go:noescape
-func winoOutputF4x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
-
-//go:noescape
-func winoOutputF42x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
+func winoOutputx8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32, a int)
 
 // outputTiles8 computes the output tiles t..t+7 of one channel, whose M
 // starts at mo (M[ξ][t] at mo[ξ·msz + t]), into y, and reports whether it
@@ -109,10 +99,6 @@ func (w *winograd) outputTiles8(mo []float32, t int, y *[8][16]float32) bool {
 	}
 	var tmp [24][8]float32
 	_ = mo[t+(w.a*w.a-1)*w.msz+7]
-	if w.a == 6 {
-		winoOutputF4x8(&mo[t], w.msz, y, &tmp)
-	} else {
-		winoOutputF42x8(&mo[t], w.msz, y, &tmp)
-	}
+	winoOutputx8(&mo[t], w.msz, y, &tmp, w.a)
 	return true
 }

@@ -170,7 +170,7 @@ rowloop2:
 
 // ROWS loads n (5 or 6) rows of eight floats of tile t's patch into
 // Y0..Y(n-1): the patch starts at R10 + 4·idx[t] (idx at SI), rows BX
-// bytes apart.
+// bytes apart (the loops call it with t = 0, moving SI).
 #define ROWS5(t) \
 	MOVLQSX (t*4)(SI), R11 \
 	LEAQ    (R10)(R11*4), R11 \
@@ -187,7 +187,7 @@ rowloop2:
 	VMOVUPS (R13)(BX*1), Y5
 
 // TMP stores Bᵀ d of tile t (rows y0..y(n-1) of BT6 or BT5) at
-// tmp[i][t], R8 + i·256 + t·32.
+// tmp[i][t], R8 + i·256 + t·32 (called with t = 0, moving R8).
 #define TMP5(t) \
 	VMOVUPS Y6, (t*32)(R8) \
 	VMOVUPS Y8, (t*32+256)(R8) \
@@ -257,47 +257,38 @@ rowloop2:
 	ADDQ         CX, DX \
 	ADDQ         CX, DI
 
-// func winoInputF4x8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz int, tmp *[48][8]float32)
-TEXT ·winoInputF4x8(SB), NOSPLIT, $0-56
-	MOVQ         base+0(FP), R10
-	MOVQ         idx+8(FP), SI
-	MOVQ         wp+16(FP), BX
-	SHLQ         $2, BX
-	MOVQ         vlo+24(FP), DX
-	MOVQ         vhi+32(FP), DI
-	MOVQ         vsz+40(FP), CX
-	SHLQ         $2, CX
-	MOVQ         tmp+48(FP), R8
+// func winoInputx8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz int, tmp *[48][8]float32, a int)
+TEXT ·winoInputx8(SB), NOSPLIT, $0-64
+	MOVQ    base+0(FP), R10
+	MOVQ    idx+8(FP), SI
+	MOVQ    wp+16(FP), BX
+	SHLQ    $2, BX
+	MOVQ    vlo+24(FP), DX
+	MOVQ    vhi+32(FP), DI
+	MOVQ    vsz+40(FP), CX
+	SHLQ    $2, CX
+	MOVQ    tmp+48(FP), R8
+	MOVQ    a+56(FP), AX
+	MOVQ    $8, R9
+	CMPQ    AX, $6
+	JNE     f42
+
 	MOVL         $0x40800000, AX // 4
 	VMOVD        AX, X11
 	VBROADCASTSS X11, Y11
 	MOVL         $0x40a00000, AX // 5
 	VMOVD        AX, X12
 	VBROADCASTSS X12, Y12
+
+tiles6: // Bᵀ d of each tile into tmp[i][t]
 	ROWS6(0)
 	BT6
 	TMP6(0)
-	ROWS6(1)
-	BT6
-	TMP6(1)
-	ROWS6(2)
-	BT6
-	TMP6(2)
-	ROWS6(3)
-	BT6
-	TMP6(3)
-	ROWS6(4)
-	BT6
-	TMP6(4)
-	ROWS6(5)
-	BT6
-	TMP6(5)
-	ROWS6(6)
-	BT6
-	TMP6(6)
-	ROWS6(7)
-	BT6
-	TMP6(7)
+	ADDQ $4, SI
+	ADDQ $32, R8
+	DECQ R9
+	JNZ  tiles6
+	SUBQ $256, R8
 	MOVQ $6, R9
 
 rows6:
@@ -316,44 +307,20 @@ rows6:
 	VZEROUPPER
 	RET
 
-// func winoInputF42x8(base *float32, idx *[8]int32, wp int, vlo, vhi *float32, vsz int, tmp *[48][8]float32)
-TEXT ·winoInputF42x8(SB), NOSPLIT, $0-56
-	MOVQ         base+0(FP), R10
-	MOVQ         idx+8(FP), SI
-	MOVQ         wp+16(FP), BX
-	SHLQ         $2, BX
-	MOVQ         vlo+24(FP), DX
-	MOVQ         vhi+32(FP), DI
-	MOVQ         vsz+40(FP), CX
-	SHLQ         $2, CX
-	MOVQ         tmp+48(FP), R8
+f42:
 	MOVL         $0x40400000, AX // 3
 	VMOVD        AX, X12
 	VBROADCASTSS X12, Y12
+
+tiles5:
 	ROWS5(0)
 	BT5
 	TMP5(0)
-	ROWS5(1)
-	BT5
-	TMP5(1)
-	ROWS5(2)
-	BT5
-	TMP5(2)
-	ROWS5(3)
-	BT5
-	TMP5(3)
-	ROWS5(4)
-	BT5
-	TMP5(4)
-	ROWS5(5)
-	BT5
-	TMP5(5)
-	ROWS5(6)
-	BT5
-	TMP5(6)
-	ROWS5(7)
-	BT5
-	TMP5(7)
+	ADDQ $4, SI
+	ADDQ $32, R8
+	DECQ R9
+	JNZ  tiles5
+	SUBQ $256, R8
 	MOVQ $5, R9
 
 rows5:
@@ -463,18 +430,21 @@ rows5:
 	VMOVD        AX, X15 \
 	VBROADCASTSS X15, Y15
 
-// func winoOutputF4x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
-TEXT ·winoOutputF4x8(SB), NOSPLIT, $0-32
+// func winoOutputx8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32, a int)
+TEXT ·winoOutputx8(SB), NOSPLIT, $0-40
 	MOVQ m+0(FP), R9
 	MOVQ msz+8(FP), BX
 	SHLQ $2, BX         // bytes between planes
-	LEAQ (BX)(BX*2), R10
-	SHLQ $1, R10        // 6 planes: one row of M
 	MOVQ y+16(FP), DI
 	MOVQ tmp+24(FP), R8
+	MOVQ a+32(FP), CX
 	MOVQ R8, DX
 	OUTSETUP
-	MOVQ $6, CX
+	MOVQ CX, AX
+	IMULQ BX, AX
+	MOVQ AX, R10        // a planes: one row of M
+	CMPQ CX, $6
+	JNE  cols5
 
 cols6:
 	MCOL6
@@ -502,18 +472,6 @@ rows6o:
 	JNZ  rows6o
 	VZEROUPPER
 	RET
-
-// func winoOutputF42x8(m *float32, msz int, y *[8][16]float32, tmp *[24][8]float32)
-TEXT ·winoOutputF42x8(SB), NOSPLIT, $0-32
-	MOVQ m+0(FP), R9
-	MOVQ msz+8(FP), BX
-	SHLQ $2, BX
-	LEAQ (BX)(BX*4), R10 // 5 planes: one row of M
-	MOVQ y+16(FP), DI
-	MOVQ tmp+24(FP), R8
-	MOVQ R8, DX
-	OUTSETUP
-	MOVQ $5, CX
 
 cols5:
 	MCOL5

@@ -49,6 +49,19 @@ func TestWeightTransformVecMatchesGo(t *testing.T) {
 	}
 }
 
+// transformCases are the layers the vector input and output transforms are
+// tied to the Go ones on: F(4×4, 3×3) with fewer than 8 tiles, with a tile
+// count off a multiple of 8 over several images, and with more tiles than
+// one B block; F(4×4, 2×2) on both stride-2 layouts (the transposed one in
+// four groups of output channels).
+var transformCases = []ConvParams{
+	{N: 1, CIn: 3, H: 8, W: 8, COut: 5, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{N: 3, CIn: 5, H: 11, W: 7, COut: 4, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{N: 2, CIn: 4, H: 84, W: 84, COut: 3, KH: 3, KW: 3, Stride: 1, Pad: 1},
+	{N: 3, CIn: 3, H: 12, W: 20, COut: 9, KH: 4, KW: 4, Stride: 2, Pad: 1},
+	{N: 2, CIn: 7, H: 6, W: 10, COut: 3, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
+}
+
 // TestInputTransformVecMatchesGo holds the AVX2 input transforms to the Go
 // ones (their twins) bit for bit, on random inputs: F(4×4, 3×3) and
 // F(4×4, 2×2) in every layout, tile counts off a multiple of 8 (the Go
@@ -59,13 +72,7 @@ func TestInputTransformVecMatchesGo(t *testing.T) {
 	}
 	defer func(v bool) { useAVXInput = v }(useAVXInput)
 	r := rand.New(rand.NewPCG(43, 44))
-	for _, p := range []ConvParams{
-		{N: 1, CIn: 3, H: 8, W: 8, COut: 5, KH: 3, KW: 3, Stride: 1, Pad: 1},
-		{N: 3, CIn: 5, H: 11, W: 7, COut: 4, KH: 3, KW: 3, Stride: 1, Pad: 1},
-		{N: 2, CIn: 4, H: 84, W: 84, COut: 3, KH: 3, KW: 3, Stride: 1, Pad: 1},
-		{N: 3, CIn: 3, H: 12, W: 20, COut: 9, KH: 4, KW: 4, Stride: 2, Pad: 1},
-		{N: 2, CIn: 7, H: 6, W: 10, COut: 3, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
-	} {
+	for _, p := range transformCases {
 		t.Run(fmt.Sprintf("%dx%d/t=%v/N%d/%dx%d", p.KH, p.KW, p.Transposed, p.N, p.H, p.W), func(t *testing.T) {
 			src := randSlice(r, p.N*p.CIn*p.H*p.W)
 			for range len(src) / 7 {
@@ -103,13 +110,7 @@ func TestOutputTransformVecMatchesGo(t *testing.T) {
 	}
 	defer func(v bool) { useAVXOutput = v }(useAVXOutput)
 	r := rand.New(rand.NewPCG(45, 46))
-	for _, p := range []ConvParams{
-		{N: 1, CIn: 3, H: 8, W: 8, COut: 5, KH: 3, KW: 3, Stride: 1, Pad: 1},
-		{N: 3, CIn: 2, H: 11, W: 7, COut: 4, KH: 3, KW: 3, Stride: 1, Pad: 1},
-		{N: 2, CIn: 2, H: 42, W: 38, COut: 3, KH: 3, KW: 3, Stride: 1, Pad: 1},
-		{N: 3, CIn: 3, H: 12, W: 20, COut: 9, KH: 4, KW: 4, Stride: 2, Pad: 1},
-		{N: 2, CIn: 7, H: 6, W: 10, COut: 3, KH: 4, KW: 4, Stride: 2, Pad: 1, Transposed: true},
-	} {
+	for _, p := range transformCases {
 		t.Run(fmt.Sprintf("%dx%d/t=%v/N%d/%dx%d", p.KH, p.KW, p.Transposed, p.N, p.H, p.W), func(t *testing.T) {
 			w := newWinograd(p, 4)
 			for i := range w.mo {
