@@ -199,54 +199,42 @@ rowloop2:
 	TMP5(t) \
 	VMOVUPS Y7, (t*32+1280)(R8)
 
+// HALVES loads four floats of tile t (at off(R8)) and of tile t+4 (at
+// off+128(R8)) into the low and high halves of y (x: its low half).
+#define HALVES(off, x, y) \
+	VMOVUPS     off(R8), x \
+	VINSERTF128 $1, off+128(R8), y, y
+
 // COLS4 transposes columns 0..3 of the eight tmp rows at R8 (tile t at
 // R8 + 32t) into Y0..Y3, one tile per lane: each 128-bit half holds four
 // tiles (0..3 low, 4..7 high), transposed 4×4 by unpacks and shuffles.
 #define COLS4 \
-	VMOVUPS     0(R8), X0 \
-	VINSERTF128 $1, 128(R8), Y0, Y0 \
-	VMOVUPS     32(R8), X1 \
-	VINSERTF128 $1, 160(R8), Y1, Y1 \
-	VMOVUPS     64(R8), X2 \
-	VINSERTF128 $1, 192(R8), Y2, Y2 \
-	VMOVUPS     96(R8), X3 \
-	VINSERTF128 $1, 224(R8), Y3, Y3 \
-	VUNPCKLPS   Y1, Y0, Y4 \
-	VUNPCKHPS   Y1, Y0, Y5 \
-	VUNPCKLPS   Y3, Y2, Y6 \
-	VUNPCKHPS   Y3, Y2, Y7 \
-	VSHUFPS     $0x44, Y6, Y4, Y0 \
-	VSHUFPS     $0xee, Y6, Y4, Y1 \
-	VSHUFPS     $0x44, Y7, Y5, Y2 \
-	VSHUFPS     $0xee, Y7, Y5, Y3
+	HALVES(0, X0, Y0) \
+	HALVES(32, X1, Y1) \
+	HALVES(64, X2, Y2) \
+	HALVES(96, X3, Y3) \
+	VUNPCKLPS Y1, Y0, Y4 \
+	VUNPCKHPS Y1, Y0, Y5 \
+	VUNPCKLPS Y3, Y2, Y6 \
+	VUNPCKHPS Y3, Y2, Y7 \
+	VSHUFPS   $0x44, Y6, Y4, Y0 \
+	VSHUFPS   $0xee, Y6, Y4, Y1 \
+	VSHUFPS   $0x44, Y7, Y5, Y2 \
+	VSHUFPS   $0xee, Y7, Y5, Y3
 
-// COLS45 adds columns 4 and 5 (Y4, Y5); COLS4TH column 4 alone.
-#define COLS45 \
-	VMOVUPS     16(R8), X4 \
-	VINSERTF128 $1, 144(R8), Y4, Y4 \
-	VMOVUPS     48(R8), X5 \
-	VINSERTF128 $1, 176(R8), Y5, Y5 \
-	VMOVUPS     80(R8), X6 \
-	VINSERTF128 $1, 208(R8), Y6, Y6 \
-	VMOVUPS     112(R8), X7 \
-	VINSERTF128 $1, 240(R8), Y7, Y7 \
-	VUNPCKLPS   Y5, Y4, Y8 \
-	VUNPCKLPS   Y7, Y6, Y9 \
-	VSHUFPS     $0x44, Y9, Y8, Y4 \
-	VSHUFPS     $0xee, Y9, Y8, Y5
-
+// COLS4TH adds column 4 (Y4), COLS45 columns 4 and 5 (Y4, Y5).
 #define COLS4TH \
-	VMOVUPS     16(R8), X4 \
-	VINSERTF128 $1, 144(R8), Y4, Y4 \
-	VMOVUPS     48(R8), X5 \
-	VINSERTF128 $1, 176(R8), Y5, Y5 \
-	VMOVUPS     80(R8), X6 \
-	VINSERTF128 $1, 208(R8), Y6, Y6 \
-	VMOVUPS     112(R8), X7 \
-	VINSERTF128 $1, 240(R8), Y7, Y7 \
-	VUNPCKLPS   Y5, Y4, Y8 \
-	VUNPCKLPS   Y7, Y6, Y9 \
-	VSHUFPS     $0x44, Y9, Y8, Y4
+	HALVES(16, X4, Y4) \
+	HALVES(48, X5, Y5) \
+	HALVES(80, X6, Y6) \
+	HALVES(112, X7, Y7) \
+	VUNPCKLPS Y5, Y4, Y8 \
+	VUNPCKLPS Y7, Y6, Y9 \
+	VSHUFPS   $0x44, Y9, Y8, Y4
+
+#define COLS45 \
+	COLS4TH \
+	VSHUFPS $0xee, Y9, Y8, Y5
 
 // PUT stores the eight lanes of src (lo: its low half) as V[ξ] (low four
 // at DX, high four at DI) and moves both to the next plane.
