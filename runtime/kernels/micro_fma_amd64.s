@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "transpose_amd64.h"
 
 // FMATILE accumulates the 8×4 tile of the panels at SI (k×8) and DI (k×4),
 // CX steps of k, into the columns Y0..Y3 (column q: rows 0-7 of C[:, q]).
@@ -60,14 +61,7 @@ sum: \
 	VADDPS Y5, Y1, Y1 \
 	VADDPS Y6, Y2, Y2 \
 	VADDPS Y7, Y3, Y3 \
-	VUNPCKLPS Y1, Y0, Y8 \
-	VUNPCKLPS Y3, Y2, Y9 \
-	VUNPCKHPS Y1, Y0, Y10 \
-	VUNPCKHPS Y3, Y2, Y11 \
-	VSHUFPS   $0x44, Y9, Y8, Y12 \
-	VSHUFPS   $0xEE, Y9, Y8, Y13 \
-	VSHUFPS   $0x44, Y11, Y10, Y14 \
-	VSHUFPS   $0xEE, Y11, Y10, Y15
+	TRANSPOSE4(Y0, Y1, Y2, Y3, Y8, Y10, Y9, Y11, Y12, Y13, Y14, Y15)
 
 // KSTEPS sets CX = min(len(a)/8, len(b)/4) from the a and b slice headers.
 #define KSTEPS \

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "transpose_amd64.h"
 
 // ROWDOT sets dst = ((ka·G[i][0] + kb·G[i][1]) + kc·G[i][2]), G's row i at
 // SI (each entry broadcast to four lanes), Y13 scratch: one row of G·g,
@@ -213,14 +214,7 @@ rowloop2:
 	HALVES(32, X1, Y1) \
 	HALVES(64, X2, Y2) \
 	HALVES(96, X3, Y3) \
-	VUNPCKLPS Y1, Y0, Y4 \
-	VUNPCKHPS Y1, Y0, Y5 \
-	VUNPCKLPS Y3, Y2, Y6 \
-	VUNPCKHPS Y3, Y2, Y7 \
-	VSHUFPS   $0x44, Y6, Y4, Y0 \
-	VSHUFPS   $0xee, Y6, Y4, Y1 \
-	VSHUFPS   $0x44, Y7, Y5, Y2 \
-	VSHUFPS   $0xee, Y7, Y5, Y3
+	TRANSPOSE4(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y0, Y1, Y2, Y3)
 
 // COLS4TH adds column 4 (Y4), COLS45 columns 4 and 5 (Y4, Y5).
 #define COLS4TH \
@@ -392,14 +386,7 @@ rows5:
 // YROW transposes row r of the eight tiles' outputs (Y10..Y13: columns
 // 0..3, one tile per lane) into y[t][4r..4r+3] at DI (already + 16r).
 #define YROW \
-	VUNPCKLPS    Y11, Y10, Y0 \
-	VUNPCKLPS    Y13, Y12, Y1 \
-	VUNPCKHPS    Y11, Y10, Y2 \
-	VUNPCKHPS    Y13, Y12, Y3 \
-	VSHUFPS      $0x44, Y1, Y0, Y4 \
-	VSHUFPS      $0xee, Y1, Y0, Y5 \
-	VSHUFPS      $0x44, Y3, Y2, Y6 \
-	VSHUFPS      $0xee, Y3, Y2, Y7 \
+	TRANSPOSE4(Y10, Y11, Y12, Y13, Y0, Y2, Y1, Y3, Y4, Y5, Y6, Y7) \
 	VMOVUPS      X4, 0(DI) \
 	VEXTRACTF128 $1, Y4, 256(DI) \
 	VMOVUPS      X5, 64(DI) \
