@@ -390,12 +390,7 @@ func (w *winograd) setWeights(wt []float32) {
 // the 9.4 MB of a 256-channel layer's U bound it either way.)
 func (w *winograd) setWeightsF4Vec(wt []float32, g *[6][3]float64) int {
 	p := w.p
-	var gb [6][3][4]float64
-	for i := range gb {
-		for q := range gb[i] {
-			gb[i][q] = [4]float64{g[i][q], g[i][q], g[i][q], g[i][q]}
-		}
-	}
+	gb := broadcastG(g)
 	var kv [9][4]float64
 	n4 := p.COut / 4 * 4
 	for o0 := 0; o0 < n4; o0 += 4 {
@@ -416,12 +411,7 @@ func (w *winograd) setWeightsF4Vec(wt []float32, g *[6][3]float64) int {
 // Go loop (gOut rounded down to 4).
 func (w *winograd) setWeightsF42Vec(wt []float32, g *[6][3]float64) int {
 	p := w.p
-	var gb [5][2][4]float64
-	for i := range gb {
-		for q := range gb[i] {
-			gb[i][q] = [4]float64{g[i][q], g[i][q], g[i][q], g[i][q]}
-		}
-	}
+	gb := broadcastG(g)
 	var kv [4][4]float64
 	var k2 [4]float32
 	n4 := w.gOut / 4 * 4
@@ -443,6 +433,17 @@ func (w *winograd) setWeightsF42Vec(wt []float32, g *[6][3]float64) int {
 		}
 	}
 	return n4
+}
+
+// broadcastG returns G with every entry broadcast to four float64 lanes,
+// the form the vector weight transforms take it in.
+func broadcastG(g *[6][3]float64) (gb [6][3][4]float64) {
+	for i := range gb {
+		for q := range gb[i] {
+			gb[i][q] = [4]float64{g[i][q], g[i][q], g[i][q], g[i][q]}
+		}
+	}
+	return gb
 }
 
 // kernelsF4 gathers the 3×3 kernels of output channels o0..o0+3 and input

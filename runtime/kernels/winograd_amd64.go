@@ -26,10 +26,11 @@ var useAVXWeights = hasAVX2FMA()
 func winoWeightsF4x4(k *[9][4]float64, gb *[6][3][4]float64, u *float32, usz int)
 
 // winoWeightsF42x4 is winoWeightsF4x4 for F(4×4, 2×2): U = G g Gᵀ (a =
-// 5, 2×2 kernels k[t][l], tap t = 2·ey + ex) of four kernels at once.
+// 5, 2×2 kernels k[t][l], tap t = 2·ey + ex; G's rows 0..4 and columns
+// 0..1 of gb) of four kernels at once.
 //
 //go:noescape
-func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int)
+func winoWeightsF42x4(k *[4][4]float64, gb *[6][3][4]float64, u *float32, usz int)
 
 // winoInputx8 writes V = Bᵀ d B of eight tiles of one channel (a = 6:
 // F(4×4, 3×3); a = 5: F(4×4, 2×2)), d[i][j] = base[idx[l] + i·wp + j] for

@@ -63,8 +63,8 @@ rowloop:
 	RET
 
 // COL2 stores U[i][j] = t0·G[j][0] + t1·G[j][1] (t0, t1 in Y12, Y14; G's row
-// j at off(R9), 2×4 float64) as four float32 at DX, then moves DX to the
-// next plane.
+// j at off(R9), 3×4 float64 of which 2 are used) as four float32 at DX,
+// then moves DX to the next plane.
 #define COL2(off) \
 	VMULPD     off(R9), Y12, Y10 \
 	VMULPD     off+32(R9), Y14, Y11 \
@@ -73,7 +73,7 @@ rowloop:
 	VMOVUPS    X10, (DX) \
 	ADDQ       BX, DX
 
-// func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int)
+// func winoWeightsF42x4(k *[4][4]float64, gb *[6][3][4]float64, u *float32, usz int)
 //
 // setWeights' r = 2 loop: tmp[i][0] = gi[0]·k00 + gi[1]·k10, tmp[i][1] =
 // gi[0]·k01 + gi[1]·k11, U[i][j] = tmp[i][0]·g[j][0] + tmp[i][1]·g[j][1].
@@ -98,11 +98,11 @@ rowloop2:
 	VMULPD 32(SI), Y3, Y13
 	VADDPD Y13, Y14, Y14
 	COL2(0)
-	COL2(64)
-	COL2(128)
+	COL2(96)
 	COL2(192)
-	COL2(256)
-	ADDQ $64, SI
+	COL2(288)
+	COL2(384)
+	ADDQ $96, SI
 	DECQ R8
 	JNZ  rowloop2
 	VZEROUPPER

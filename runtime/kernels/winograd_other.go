@@ -20,6 +20,6 @@ func (w *winograd) inputChannelsVec(c0, c1 int) {
 // outputTiles8: no vector output transform outside amd64.
 func (w *winograd) outputTiles8(mo []float32, t int, y *[8][16]float32) bool { return false }
 
-func winoWeightsF42x4(k *[4][4]float64, gb *[5][2][4]float64, u *float32, usz int) {
+func winoWeightsF42x4(k *[4][4]float64, gb *[6][3][4]float64, u *float32, usz int) {
 	panic("kernels: winoWeightsF42x4 without amd64")
 }
