@@ -10,7 +10,7 @@ WASM_PKGS := ./runtime/... ./weights/... ./data/... ./internal/golden/...
 BIN       := bin/ctvae
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: all build dist test test-native test-wasm test-e2e bench-browser bench-load deps-chromium lint fuzz-short bench bench-native bench-wasm serve goldens clean deps-node deps-torch
+.PHONY: all build dist test test-native test-wasm test-e2e bench-browser bench-load deps-chromium lint fuzz-short bench bench-native bench-wasm bench-pairs serve goldens clean deps-node deps-torch
 
 all: build
 
@@ -107,6 +107,14 @@ dist:
 # The main job: build everything and serve the demo on $(ADDR) (make serve ADDR=127.0.0.1:9000).
 serve: build dist
 	./$(BIN) serve --dir dist --addr $(ADDR)
+
+# The Go trainer against PyTorch as interleaved pairs, the ratio per pair and
+# its median (not part of make test): make bench-pairs PAIRS=15 MODE=default/vqvae
+PAIRS ?= 15
+MODE ?= default/vqvae
+GOBENCHTIME ?= 3x
+bench-pairs: deps-torch
+	internal/golden/bench_pairs.sh -n $(PAIRS) -m $(MODE) -t $(GOBENCHTIME)
 
 # Regenerate the golden files with Debian's PyTorch (not needed by make test).
 deps-torch:
