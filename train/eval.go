@@ -53,9 +53,20 @@ type FactorReport struct {
 	nodes           nodeCounts
 }
 
-// nodeCounts counts nodes over pairs for the per-node rates.
+// nodeCounts counts nodes over pairs for the per-node rates: those whose
+// code differs between x and y (changed), of them those CT(x, a) predicts
+// right and those under the mask, and the codes CT(x, a) changes
+// (predicted), of them those changed to y's.
 type nodeCounts struct {
-	changed, changedMasked, predicted, predictedOK int
+	changed, changedOK, changedMasked, predicted, predictedOK int
+}
+
+func (c *nodeCounts) add(d nodeCounts) {
+	c.changed += d.changed
+	c.changedOK += d.changedOK
+	c.changedMasked += d.changedMasked
+	c.predicted += d.predicted
+	c.predictedOK += d.predictedOK
 }
 
 func (c nodeCounts) rates() (maskRecall, changePrecision float64) {
@@ -214,7 +225,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		scores = make([]float64, m.NumActions())
 	}
 	codesY := make([]int32, m.Nodes())
-	var actOK, facOK, nodes, nodesOK, changed, changedOK int
+	var actOK, facOK, nodes, nodesOK int
 	var ise, unchanged, target float64
 	for range o.Pairs {
 		p := smp.Next()
@@ -262,10 +273,9 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 				nodesOK++
 			}
 			if in.Input[i] != codesY[i] {
-				changed++
 				nc.changed++
 				if c == codesY[i] {
-					changedOK++
+					nc.changedOK++
 				}
 				if in.Mask[i] > 0 {
 					nc.changedMasked++
@@ -300,10 +310,7 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 	for f := range per {
 		c := per[f].nodes
 		per[f].MaskRecall, per[f].ChangePrecision = c.rates()
-		all.changed += c.changed
-		all.changedMasked += c.changedMasked
-		all.predicted += c.predicted
-		all.predictedOK += c.predictedOK
+		all.add(c)
 	}
 	rep.MaskRecall, rep.ChangePrecision = all.rates()
 	perFactorRates(per)
@@ -315,8 +322,8 @@ func evalPairs(ctx context.Context, m *ctvae.Model, ds data.Dataset, splits *dat
 		rep.TableBaseline = base
 	}
 	rep.CodeFidelity = float64(nodesOK) / float64(nodes)
-	if changed > 0 {
-		rep.ChangedFidelity = float64(changedOK) / float64(changed)
+	if all.changed > 0 {
+		rep.ChangedFidelity = float64(all.changedOK) / float64(all.changed)
 	}
 	rep.InterveneMSE = ise / float64(o.Pairs*len(y))
 	rep.UnchangedMSE = unchanged / float64(o.Pairs*len(y))

@@ -221,9 +221,9 @@ func newWinograd(q ConvParams, m int) *winograd {
 		w.offs = w.tileOffsets()
 	}
 	if m == 4 && useAVXInput && len(w.pad) < 1<<31 {
-		w.vecOffs = w.tileOffsets()
-		if w.offs != nil {
-			w.vecOffs = w.offs
+		w.vecOffs = w.offs
+		if w.vecOffs == nil {
+			w.vecOffs = w.tileOffsets()
 		}
 	}
 	w.msz = planeStride(w.gOut * w.tn)
@@ -729,8 +729,7 @@ func (w *winograd) outputChannel(o int) {
 		return
 	}
 	for n := 0; n < p.N; n++ {
-		dc := n*w.yC + o/w.yDiv
-		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, oh, ow}
+		out := w.outPlane(o, n)
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				gatherTile(&mm, mo, n*tiles+ty*w.tw+tx, stride, a)
@@ -791,7 +790,7 @@ func (w *winograd) outputChannelVec(o int, mo []float32, bias float32) bool {
 	if t8 == 0 || !w.outputTiles8(mo, 0, &ys) {
 		return false
 	}
-	p, tiles := w.p, w.th*w.tw
+	tiles := w.th * w.tw
 	var mm [6][6]float32
 	var out outPlane
 	outN := -1
@@ -810,9 +809,7 @@ func (w *winograd) outputChannelVec(o int, mo []float32, bias float32) bool {
 		}
 		n, tt := t/tiles, t%tiles
 		if n != outN {
-			dc := n*w.yC + o/w.yDiv
-			out = outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, p.OutH(), p.OutW()}
-			outN = n
+			out, outN = w.outPlane(o, n), n
 		}
 		out.putTile(y, tt/w.tw, tt%w.tw, bias)
 	}
@@ -852,8 +849,7 @@ func (w *winograd) placeChannel(o int) {
 	tiles := w.th * w.tw
 	ys := w.ys[((o%w.groups)*w.gOut+o/w.groups)*w.tn*16:]
 	for n := 0; n < p.N; n++ {
-		dc := n*w.yC + o/w.yDiv
-		out := outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, p.OutH(), p.OutW()}
+		out := w.outPlane(o, n)
 		for ty := 0; ty < w.th; ty++ {
 			for tx := 0; tx < w.tw; tx++ {
 				t := n*tiles + ty*w.tw + tx
@@ -898,6 +894,13 @@ func WinogradOutputGo(m []float32, xiStride, count, tn, a int, y []float32) {
 			}
 		}
 	}
+}
+
+// outPlane returns output channel o's plane of image n in dst.
+func (w *winograd) outPlane(o, n int) outPlane {
+	dc := n*w.yC + o/w.yDiv
+	p := w.p
+	return outPlane{w.dst[dc*w.yPlane : (dc+1)*w.yPlane], w.yBase[o%w.yDiv], w.yRS, w.yCS, p.OutH(), p.OutW()}
 }
 
 // outPlane is one destination plane seen in phase space: pixel (y, x) of
